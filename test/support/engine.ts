@@ -1,0 +1,81 @@
+// Helpers for engine tests: build snapshots from YAML text or objects and run checks on them.
+
+import yaml from "js-yaml";
+import type { Check } from "../../operator/engine/check.js";
+import { evaluate, type Evaluation } from "../../operator/engine/evaluate.js";
+import {
+  defaultPolicy,
+  parseThreatPolicy,
+  type ThreatPolicy,
+} from "../../operator/engine/policy.js";
+import { Snapshot, type SnapshotOptions } from "../../operator/engine/snapshot.js";
+import type { Finding, KubeObject, UnknownInput } from "../../operator/engine/types.js";
+
+/** A fixed clock, so that waivers and certificate expiries give the same result every run. */
+export const NOW = new Date("2026-06-01T00:00:00Z");
+
+/** Parses multi-document YAML into objects, dropping empty documents. */
+export function objectsFromYaml(text: string): KubeObject[] {
+  return yaml.loadAll(text).filter((d): d is KubeObject => typeof d === "object" && d !== null);
+}
+
+export function policyFromYaml(text: string): ThreatPolicy {
+  const [obj] = objectsFromYaml(text);
+  if (!obj) throw new Error("no policy document");
+  return parseThreatPolicy(obj);
+}
+
+export interface RunOptions {
+  policy?: ThreatPolicy;
+  snapshot?: SnapshotOptions;
+  /** Offline scans assume undeclared namespaces are enrolled; cluster snapshots do not. */
+  assumeEnrolled?: boolean;
+  now?: Date;
+}
+
+export function evaluateObjects(
+  objects: KubeObject[],
+  checks: readonly Check[],
+  options: RunOptions = {},
+): Evaluation {
+  const snapshot = new Snapshot(objects, options.snapshot);
+  return evaluate(
+    snapshot,
+    options.policy ?? defaultPolicy(),
+    options.now ?? NOW,
+    {
+      parseYaml: (t) => yaml.load(t),
+      assumeUndeclaredNamespacesEnrolled: options.assumeEnrolled ?? true,
+    },
+    checks,
+  );
+}
+
+export interface CheckRun {
+  findings: Finding[];
+  unknown: UnknownInput[];
+}
+
+/** Runs one check over objects given as YAML (or objects) and returns what it found. */
+export function runCheck(
+  check: Check,
+  input: string | KubeObject[],
+  options: RunOptions = {},
+): CheckRun {
+  const objects = typeof input === "string" ? objectsFromYaml(input) : input;
+  const evaluation = evaluateObjects(objects, [check], options);
+  return {
+    findings: evaluation.partitions.flatMap((p) => p.findings),
+    unknown: evaluation.partitions.flatMap((p) => p.unknown),
+  };
+}
+
+/** `Kind namespace/name` of each finding, sorted: the compact form table tests compare. */
+export function resources(findings: Finding[]): string[] {
+  return findings
+    .map(
+      (f) =>
+        `${f.resource.kind} ${f.resource.namespace ? `${f.resource.namespace}/` : ""}${f.resource.name}`,
+    )
+    .sort();
+}
