@@ -12,6 +12,7 @@ import {
   type Finding,
   type Risk,
   type Severity,
+  type ThreatId,
   type ThreatStatus,
   type UnknownInput,
 } from "../engine/types.js";
@@ -54,7 +55,6 @@ function resourceKey(f: Finding): string {
 }
 
 function waiverCovers(w: Waiver, f: Finding): boolean {
-  if (!f.threats.includes(w.threat)) return false;
   if (w.check !== undefined && !globMatch(w.check, f.check)) return false;
   if (w.resources.length === 0) return true;
   return w.resources.some(
@@ -65,35 +65,44 @@ function waiverCovers(w: Waiver, f: Finding): boolean {
   );
 }
 
-/** Marks findings covered by an active waiver. Expired waivers have no effect. */
-function applyWaivers(
-  findings: Finding[],
-  policy: ThreatPolicy,
-  now: Date,
-): { findings: Finding[]; waivers: WaiverReport[] } {
-  const active = policy.waivers.filter((w) => w.expires.getTime() > now.getTime());
-  const matched = new Map<Waiver, number>();
-  const out = findings.map((f) => {
-    const w = active.find((candidate) => waiverCovers(candidate, f));
+/**
+ * Waivers apply per threat: a finding that evidences two threats and is waived for one of them
+ * stays open for the other. Expired waivers have no effect.
+ */
+class Waivers {
+  private readonly active: Waiver[];
+  private readonly matched = new Map<Waiver, number>();
+
+  constructor(
+    private readonly policy: ThreatPolicy,
+    private readonly now: Date,
+  ) {
+    this.active = policy.waivers.filter((w) => w.expires.getTime() > now.getTime());
+  }
+
+  apply(threat: ThreatId, f: Finding): Finding {
+    const w = this.active.find((c) => c.threat === threat && waiverCovers(c, f));
     if (!w) return f;
-    matched.set(w, (matched.get(w) ?? 0) + 1);
+    this.matched.set(w, (this.matched.get(w) ?? 0) + 1);
     const waived: NonNullable<Finding["waived"]> = { reason: w.reason, expires: w.expiresText };
     if (w.owner !== undefined) waived.owner = w.owner;
     return { ...f, waived };
-  });
-  const waivers = policy.waivers.map((w) => {
-    const report: WaiverReport = {
-      threat: w.threat,
-      reason: w.reason,
-      expires: w.expiresText,
-      state: w.expires.getTime() > now.getTime() ? "Active" : "Expired",
-      matchedFindings: matched.get(w) ?? 0,
-    };
-    if (w.check !== undefined) report.check = w.check;
-    if (w.owner !== undefined) report.owner = w.owner;
-    return report;
-  });
-  return { findings: out, waivers };
+  }
+
+  report(): WaiverReport[] {
+    return this.policy.waivers.map((w) => {
+      const report: WaiverReport = {
+        threat: w.threat,
+        reason: w.reason,
+        expires: w.expiresText,
+        state: w.expires.getTime() > this.now.getTime() ? "Active" : "Expired",
+        matchedFindings: this.matched.get(w) ?? 0,
+      };
+      if (w.check !== undefined) report.check = w.check;
+      if (w.owner !== undefined) report.owner = w.owner;
+      return report;
+    });
+  }
 }
 
 interface ThreatInputs {
@@ -192,6 +201,22 @@ function namespaceCounts(findings: Finding[]): NamespaceCount[] {
   );
 }
 
+/**
+ * Each finding once, across the enabled threats; open if it is open for any of them. The report's
+ * summary and namespace counts use this list.
+ */
+function uniqueOpenFirst(perThreat: Finding[][]): Finding[] {
+  const unique = new Map<string, Finding>();
+  for (const list of perThreat) {
+    for (const f of list) {
+      const key = `${f.check}|${resourceKey(f)}|${f.message}`;
+      const seen = unique.get(key);
+      if (!seen || (seen.waived && !f.waived)) unique.set(key, f);
+    }
+  }
+  return [...unique.values()];
+}
+
 /** Builds the report status from an evaluation. */
 export function buildReport(
   evaluation: Evaluation,
@@ -200,13 +225,15 @@ export function buildReport(
   now: Date,
   options: BuildOptions = {},
 ): ComplianceReportStatus {
-  const raw = evaluation.partitions.flatMap((p) => p.findings);
+  const findings = evaluation.partitions.flatMap((p) => p.findings).sort(compareFindings);
   const unknown = evaluation.partitions.flatMap((p) => p.unknown);
-  const { findings, waivers } = applyWaivers(raw, policy, now);
-  findings.sort(compareFindings);
+  const waivers = new Waivers(policy, now);
 
+  const shownPerThreat: Finding[][] = [];
   const threats = THREATS.map((threat): ThreatReport => {
-    const own = findings.filter((f) => f.threats.includes(threat.id));
+    const own = findings
+      .filter((f) => f.threats.includes(threat.id))
+      .map((f) => waivers.apply(threat.id, f));
     const inputs: ThreatInputs = {
       threat,
       checks: checks.filter((c) => c.threats.includes(threat.id)),
@@ -215,6 +242,7 @@ export function buildReport(
     };
     const { status, reason } = decideStatus(inputs, policy, evaluation, now);
     const shown = status === "Disabled" ? [] : own;
+    shownPerThreat.push(shown);
     const cap = options.capFindings ?? shown.length;
     const report: ThreatReport = {
       id: threat.id,
@@ -237,7 +265,7 @@ export function buildReport(
     return report;
   });
 
-  const enabledFindings = findings.filter((f) => f.threats.some((t) => threatEnabled(policy, t)));
+  const enabledFindings = uniqueOpenFirst(shownPerThreat);
   const namespaces = namespaceCounts(enabledFindings);
   const nsCap = options.capNamespaces ?? namespaces.length;
   const status: ComplianceReportStatus = {
@@ -250,7 +278,7 @@ export function buildReport(
     namespaces: namespaces.slice(0, nsCap),
     omittedNamespaces: Math.max(0, namespaces.length - nsCap),
     outOfScopeNamespaces: evaluation.outOfScope,
-    waivers,
+    waivers: waivers.report(),
     assumptions: evaluation.assumptions,
   };
   if (policy.generation !== undefined) status.observedGeneration = policy.generation;

@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { PolicyValidationError, parseThreatPolicy } from "../../../operator/engine/policy.js";
+import { objectsFromYaml } from "../../support/engine.js";
+
+function parse(spec: string) {
+  const [obj] = objectsFromYaml(
+    `apiVersion: meshcompliance.io/v1alpha1\nkind: ThreatPolicy\nmetadata: {name: p}\nspec:\n${spec}`,
+  );
+  return parseThreatPolicy(obj!);
+}
+
+function errorsOf(spec: string): string[] {
+  try {
+    parse(spec);
+  } catch (err) {
+    assert.ok(err instanceof PolicyValidationError);
+    return err.errors.map((e) => `${e.field}: ${e.message}`);
+  }
+  return [];
+}
+
+describe("ThreatPolicy parsing", () => {
+  it("applies the defaults when the spec is empty", () => {
+    const p = parse("  {}\n");
+    assert.equal(p.maxFindingsPerThreat, 20);
+    assert.deepEqual(p.waivers, []);
+    assert.ok(p.gitopsManagers.includes("argocd-application-controller"));
+  });
+
+  it("requires a reason and an expiry on every waiver, naming the field", () => {
+    const errors = errorsOf(
+      "  waivers:\n  - threat: E-02\n  - threat: S-01\n    reason: ok\n    expires: soon\n",
+    );
+    assert.deepEqual(errors, [
+      "spec.waivers[0].reason: required, a non-empty string",
+      "spec.waivers[0].expires: required (an RFC 3339 date such as 2027-01-31 or 2027-01-31T00:00:00Z)",
+      'spec.waivers[1].expires: "soon" is not a date (expected RFC 3339, e.g. 2027-01-31)',
+    ]);
+  });
+
+  it("rejects unknown threat ids and risk levels", () => {
+    const errors = errorsOf("  threats:\n    X-99: {enabled: false}\n    E-02: {risk: Severe}\n");
+    assert.deepEqual(errors, [
+      'spec.threats.X-99: "X-99" is not a threat id (S-01 … E-03)',
+      'spec.threats.E-02.risk: "Severe" is not one of Critical, High, Medium, Low',
+    ]);
+  });
+
+  it("reads risk overrides, disabled threats and allowed EnvoyFilters", () => {
+    const p = parse(
+      "  threats:\n    E-02: {risk: Medium}\n    D-01: {enabled: false}\n  envoyFilters:\n    allowed:\n    - {namespace: istio-system, name: 'ratelimit-*'}\n",
+    );
+    assert.equal(p.threats["E-02"]?.risk, "Medium");
+    assert.equal(p.threats["D-01"]?.enabled, false);
+    assert.deepEqual(p.envoyFiltersAllowed, [{ namespace: "istio-system", name: "ratelimit-*" }]);
+  });
+
+  it("rejects a fingerprint that is not sha256 and a service account without namespace", () => {
+    const errors = errorsOf(
+      "  injector: {fingerprint: abc}\n  trustedSubjects:\n  - {kind: ServiceAccount, name: ci}\n",
+    );
+    assert.deepEqual(errors, [
+      "spec.trustedSubjects[0].namespace: required for a ServiceAccount",
+      "spec.injector.fingerprint: must look like sha256:<64 hex digits>",
+    ]);
+  });
+});

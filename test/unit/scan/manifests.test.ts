@@ -1,0 +1,120 @@
+import assert from "node:assert/strict";
+import { mkdtemp, mkdir, writeFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import {
+  loadManifests,
+  parseText,
+  type LoadedManifests,
+} from "../../../operator/scan/manifests.js";
+
+function parse(text: string, file = "in.yaml"): LoadedManifests {
+  const result: LoadedManifests = { objects: [], errors: [], sources: new Map(), files: 1 };
+  parseText(text, file, result);
+  return result;
+}
+
+describe("manifest loading", () => {
+  it("reads every document of a multi-document file and records its line", () => {
+    const r = parse(
+      "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n# c\napiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n",
+    );
+    assert.deepEqual(
+      r.objects.map((o) => [o.metadata.name, r.sources.get(o)?.line]),
+      [
+        ["a", 1],
+        ["b", 5],
+      ],
+    );
+  });
+
+  it("keeps the other documents when one has a syntax error, naming file and line", () => {
+    const r = parse(
+      "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: [b\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: c}\n",
+    );
+    assert.deepEqual(
+      r.objects.map((o) => o.metadata.name),
+      ["a", "c"],
+    );
+    assert.equal(r.errors.length, 1);
+    assert.equal(r.errors[0]?.file, "in.yaml");
+    assert.ok(r.errors[0].line >= 5, `line ${r.errors[0].line} is inside the second document`);
+    assert.match(r.errors[0].message, /YAML syntax error/);
+  });
+
+  it("reports a document that is not a Kubernetes object, naming what is missing", () => {
+    const r = parse("replicas: 3\n---\napiVersion: v1\nkind: Pod\nmetadata: {labels: {a: b}}\n");
+    assert.deepEqual(
+      r.errors.map((e) => `${e.line}: ${e.message}`),
+      [
+        "1: document is not a Kubernetes object: missing apiVersion",
+        "3: document is not a Kubernetes object: Pod has no metadata.name",
+      ],
+    );
+  });
+
+  it("names the object and field when metadata has the wrong type", () => {
+    const r = parse("apiVersion: v1\nkind: Pod\nmetadata: {name: p, labels: [a]}\n");
+    assert.equal(
+      r.errors[0]?.message,
+      "document is not a Kubernetes object: Pod p: metadata.labels must be a map",
+    );
+  });
+
+  it("expands kind: List and typed lists whose items omit apiVersion and kind", () => {
+    const r = parse(
+      "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Namespace, metadata: {name: a}}\n---\napiVersion: security.istio.io/v1\nkind: PeerAuthenticationList\nitems:\n- metadata: {name: pa, namespace: a}\n",
+    );
+    assert.deepEqual(
+      r.objects.map((o) => `${o.apiVersion} ${o.kind} ${o.metadata.name ?? ""}`),
+      ["v1 Namespace a", "security.istio.io/v1 PeerAuthentication pa"],
+    );
+  });
+
+  it("reads JSON, including a JSON array, and reports broken JSON with its line", () => {
+    const ok = parse('[{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"a"}}]', "x.json");
+    assert.equal(ok.objects.length, 1);
+    const bad = parse('{\n"apiVersion": "v1",\n"kind": }', "y.json");
+    assert.equal(bad.errors[0]?.file, "y.json");
+    assert.match(bad.errors[0].message, /JSON syntax error/);
+  });
+
+  it("skips kustomize files and istioctl's unnamed IstioOperator quietly", () => {
+    const r = parse(
+      "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [a.yaml]\n---\napiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nspec: {}\n",
+    );
+    assert.deepEqual([r.objects.length, r.errors.length], [0, 0]);
+  });
+});
+
+describe("manifest folders", () => {
+  let dir = "";
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "mesh-compliance-"));
+    await mkdir(join(dir, "nested", "deeper"), { recursive: true });
+    await writeFile(join(dir, "a.yaml"), "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n");
+    await writeFile(
+      join(dir, "nested", "b.yml"),
+      "apiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n",
+    );
+    await writeFile(
+      join(dir, "nested", "deeper", "c.json"),
+      '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"c"}}',
+    );
+    await writeFile(join(dir, "nested", "notes.txt"), "not a manifest");
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("walks folders recursively and reads only .yaml, .yml and .json", async () => {
+    const r = await loadManifests([dir], dir);
+    assert.deepEqual(
+      r.objects.map((o) => o.metadata.name),
+      ["a", "b", "c"],
+    );
+    assert.equal(r.files, 3);
+    assert.equal(r.sources.get(r.objects[1]!)?.file, join("nested", "b.yml"));
+  });
+});
