@@ -108,7 +108,9 @@ export class Mesh {
     }
     const ns = this.snapshot.namespace(namespace);
     if (!ns) {
-      if (this.options.assumeUndeclaredNamespacesEnrolled && !this.snapshot.namespacesComplete) {
+      // The root namespace holds the control plane, which is never injected.
+      const assumable = namespace !== this.rootNamespace && !this.snapshot.namespacesComplete;
+      if (this.options.assumeUndeclaredNamespacesEnrolled && assumable) {
         return {
           ...base,
           mode: "sidecar",
