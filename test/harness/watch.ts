@@ -34,7 +34,7 @@ const GONE = 410;
 
 export class ResumableWatch {
   readonly events: ObservedEvent[] = [];
-  /** Watch streams opened after the first. */
+  /** Attempts to open a watch stream again after a disconnect. */
   reconnects = 0;
   relists = 0;
   resourceVersion = "";

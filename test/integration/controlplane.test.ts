@@ -140,7 +140,7 @@ describe("test control plane (kube-apiserver and etcd)", () => {
         const event = await watch.waitFor(isAdded("after-restart"), 60_000);
         assert.ok(watch.reconnects > reconnectsBefore, "the watch was never re-established");
         t.diagnostic(
-          `after the restart: ${watch.reconnects - reconnectsBefore} reconnect(s), ` +
+          `after the restart: ${watch.reconnects - reconnectsBefore} reconnect attempt(s), ` +
             `${watch.relists} relist(s); the new object arrived via ${event.via}`,
         );
       } finally {
