@@ -193,3 +193,68 @@ describe(
     }
   },
 );
+
+// The authorization fixtures carry S-01/T-01 verdicts too. Only the threats are compared here (the
+// AuthorizationPolicy side is judged elsewhere); a verdict of "pass" means no finding on bookinfo.
+interface AuthzCase {
+  n: string;
+  fails: ThreatId[];
+  /** For pass verdicts: whether any finding at all is expected, and why. */
+  passNote?: string;
+}
+
+const AUTHZ: AuthzCase[] = [
+  { n: "1", fails: ["S-01"] },
+  {
+    n: "2",
+    fails: [],
+    passNote: "bookinfo is STRICT; the mesh still has no mesh-wide STRICT policy (cluster finding)",
+  },
+  { n: "3", fails: ["S-01", "T-01", "I-01"] },
+  {
+    n: "4",
+    fails: [],
+    passNote:
+      "the README says pass for bookinfo; we also report that no mesh-wide STRICT policy exists, " +
+      "which concerns every other namespace",
+  },
+  { n: "5", fails: ["S-01", "T-01"] },
+  { n: "6", fails: ["S-01"] },
+  { n: "7", fails: ["T-01"] },
+  { n: "71", fails: ["T-01"] },
+  { n: "8", fails: ["T-01"] },
+  { n: "9", fails: ["S-01", "T-01"] },
+  { n: "10", fails: ["T-01"] },
+  { n: "101", fails: ["T-01"] },
+  { n: "11", fails: ["S-01", "T-01", "I-01"] },
+  { n: "12", fails: ["S-01"] },
+  { n: "13", fails: ["S-01", "T-01"] },
+  { n: "14", fails: [] },
+  { n: "15", fails: ["T-01"] },
+  { n: "16", fails: ["S-01", "T-01"] },
+  { n: "17", fails: ["T-01"] },
+  { n: "18", fails: ["S-01"] },
+  { n: "19", fails: ["T-01"] },
+  { n: "20", fails: ["T-01"] },
+  { n: "21", fails: ["T-01"] },
+  { n: "22", fails: ["T-01"] },
+  { n: "23", fails: ["S-01", "T-01"] },
+];
+
+describe("kiali-validations: S-01/T-01 verdicts of the authorization fixtures", { skip }, () => {
+  for (const c of AUTHZ) {
+    const file = `authorization/mtls_enabled_checker_${c.n}.yaml`;
+    const verdict = c.fails.length > 0 ? `fails ${c.fails.join(", ")}` : "passes bookinfo";
+    it(`${file} ${verdict}`, () => {
+      const got = run(file);
+      for (const threat of c.fails) assert.ok(got.failing.has(threat), `${threat} should fail`);
+      if (c.fails.length > 0) return;
+      const onBookinfo = got.findings.filter(
+        (f) => f.includes(" bookinfo/") || f.endsWith("/bookinfo"),
+      );
+      assert.deepEqual(onBookinfo, []);
+      const expected = c.passNote === undefined ? [] : [NO_MESH_POLICY];
+      assert.deepEqual(got.findings, expected, c.passNote);
+    });
+  }
+});
