@@ -58,6 +58,7 @@ export class RbacIndex {
   private readonly clusterBindings: Binding[] = [];
   private readonly namespaceBindings = new Map<string, Binding[]>();
   private readonly answers = new Map<string, AccessGrant[]>();
+  private readonly roleMatches = new Map<string, Map<string, RoleMatch>>();
 
   /** The index of a snapshot, built on first use and shared by every check. */
   static of(snapshot: Snapshot): RbacIndex {
@@ -98,34 +99,44 @@ export class RbacIndex {
 
   /** Every subject that may perform the request, with the binding that grants it. */
   whoCan(request: AccessRequest): AccessGrant[] {
-    const key = JSON.stringify([
-      request.verb,
-      request.group,
-      request.resource,
-      request.name ?? null,
-      request.namespace ?? null,
-    ]);
+    const base = JSON.stringify([request.verb, request.group, request.resource, request.name]);
+    const key = `${base}\u0000${request.namespace ?? ""}`;
     let grants = this.answers.get(key);
-    if (!grants) {
-      grants = this.compute(request);
+    if (grants) return grants;
+    let roles = this.roleMatches.get(base);
+    if (!roles) {
+      roles = new Map();
+      this.roleMatches.set(base, roles);
+    }
+    // ClusterRoleBindings answer the same in every namespace: compute them once per question.
+    const clusterKey = `${base}\u0000`;
+    let cluster = this.answers.get(clusterKey);
+    if (!cluster) {
+      cluster = this.grantsOf(this.clusterBindings, request, roles);
+      this.answers.set(clusterKey, cluster);
+    }
+    grants = cluster;
+    if (request.namespace !== undefined) {
+      const local = this.namespaceBindings.get(request.namespace) ?? [];
+      const extra = this.grantsOf(local, request, roles);
+      if (extra.length > 0) grants = [...cluster, ...extra];
       this.answers.set(key, grants);
     }
     return grants;
   }
 
-  private compute(request: AccessRequest): AccessGrant[] {
-    const roleMatches = new Map<string, RoleMatch>();
-    const bindings =
-      request.namespace === undefined
-        ? this.clusterBindings
-        : [...this.clusterBindings, ...(this.namespaceBindings.get(request.namespace) ?? [])];
+  private grantsOf(
+    bindings: readonly Binding[],
+    request: AccessRequest,
+    roles: Map<string, RoleMatch>,
+  ): AccessGrant[] {
     const grants: AccessGrant[] = [];
     for (const b of bindings) {
       const roleKey = `${b.roleKind}:${b.roleKind === "Role" ? (b.namespace ?? "") : ""}/${b.roleName}`;
-      let match = roleMatches.get(roleKey);
+      let match = roles.get(roleKey);
       if (match === undefined) {
         match = matchRules(this.rulesFor(b), request);
-        roleMatches.set(roleKey, match);
+        roles.set(roleKey, match);
       }
       if (match === false) continue;
       for (const subject of b.subjects) {
