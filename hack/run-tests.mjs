@@ -22,7 +22,9 @@ function findTests(dir) {
 const wanted = suites.length > 0 ? suites : readdirSync(testRoot);
 const files = wanted.flatMap((suite) => findTests(join(testRoot, suite))).sort();
 if (files.length === 0) {
-  console.error(`no compiled tests under ${testRoot} for: ${wanted.join(", ")} (run npm run build)`);
+  console.error(
+    `no compiled tests under ${testRoot} for: ${wanted.join(", ")} (run npm run build)`,
+  );
   process.exit(2);
 }
 
