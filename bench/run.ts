@@ -12,12 +12,26 @@ import { parseArgs } from "node:util";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import yaml from "js-yaml";
+import type {
+  Check,
+  CheckContext,
+  ClusterCheck,
+  NamespaceCheck,
+} from "../operator/engine/check.js";
+import { AUTHZ_CHECKS } from "../operator/engine/checks/authz.js";
+import { DESTINATION_RULE_CHECKS } from "../operator/engine/checks/destinationrule.js";
+import { ENVOY_FILTER_CHECKS } from "../operator/engine/checks/envoyfilter.js";
 import { CHECKS } from "../operator/engine/checks/index.js";
+import { INJECTOR_CHECKS } from "../operator/engine/checks/injector.js";
+import { MTLS_CHECKS } from "../operator/engine/checks/mtls.js";
+import { WORKLOAD_CHECKS } from "../operator/engine/checks/workloads.js";
 import {
+  CLUSTER_PARTITION,
   evaluate,
   evaluatePartition,
   namespacePartition,
   newContext,
+  partitionsOf,
 } from "../operator/engine/evaluate.js";
 import type { MeshOptions } from "../operator/engine/mesh.js";
 import { defaultPolicy } from "../operator/engine/policy.js";
@@ -260,6 +274,90 @@ function benchEvaluation(mesh: GeneratedMesh, s: Settings): string[] {
       `${mib(mem.heapUsed)} (generated objects included; the snapshot index and evaluation add ` +
       `${mib(Math.max(0, mem.heapUsed - before))}), RSS ${mib(mem.rss)}; peak RSS so far ` +
       `${mib(process.resourceUsage().maxRSS * 1024)}.`,
+    "",
+    ...checkTimes(mesh.objects),
+  ];
+}
+
+// --- where the evaluation time goes ----------------------------------------------------------
+
+const FAMILY_FILES: readonly [string, readonly Check[]][] = [
+  ["checks/mtls.ts", MTLS_CHECKS],
+  ["checks/workloads.ts", WORKLOAD_CHECKS],
+  ["checks/destinationrule.ts", DESTINATION_RULE_CHECKS],
+  ["checks/envoyfilter.ts", ENVOY_FILTER_CHECKS],
+  ["checks/authz.ts", AUTHZ_CHECKS],
+  ["checks/injector.ts", INJECTOR_CHECKS],
+];
+
+function fileOf(check: Check): string {
+  return FAMILY_FILES.find(([, list]) => list.includes(check))?.[0] ?? "?";
+}
+
+/** The same check with its run timed into `totals`; `this` stays the original check. */
+function timedCheck(check: Check, totals: Map<Check, number>): Check {
+  const add = (t0: number): void => {
+    totals.set(check, (totals.get(check) ?? 0) + performance.now() - t0);
+  };
+  if (check.scope === "cluster") {
+    const wrapped: ClusterCheck = {
+      ...check,
+      run(ctx, emit) {
+        const t0 = performance.now();
+        check.run(ctx, emit);
+        add(t0);
+      },
+    };
+    return wrapped;
+  }
+  const wrapped: NamespaceCheck = {
+    ...check,
+    run(ctx, target, emit) {
+      const t0 = performance.now();
+      check.run(ctx, target, emit);
+      add(t0);
+    },
+  };
+  return wrapped;
+}
+
+/** Mesh membership and workloads, which the first check to ask would otherwise pay for. */
+function warmMesh(ctx: CheckContext, partitions: readonly string[]): void {
+  for (const p of partitions) {
+    if (p === CLUSTER_PARTITION) continue;
+    const ns = p.slice("namespace/".length);
+    ctx.mesh.enrollment(ns);
+    ctx.mesh.workloads(ns);
+  }
+}
+
+/** One evaluation done partition by partition as `evaluate` does, with each check timed. */
+function checkTimes(objects: readonly KubeObject[]): string[] {
+  const totals = new Map<Check, number>();
+  const checks = CHECKS.map((c) => timedCheck(c, totals));
+  const snapshot = new Snapshot(objects, { namespacesComplete: true });
+  const [ctx, tCtx] = timed(() => newContext(snapshot, defaultPolicy(), NOW, OPERATOR_OPTIONS));
+  const partitions = partitionsOf(ctx.mesh);
+  const [, tMesh] = timed(() => {
+    warmMesh(ctx, partitions);
+  });
+  const [, tAll] = timed(() => {
+    for (const p of partitions) evaluatePartition(ctx, p, checks);
+  });
+  const inChecks = [...totals.values()].reduce((a, b) => a + b, 0);
+  const lines = [...totals]
+    .sort((a, b) => b[1] - a[1])
+    .map(([c, t]) => `| \`${c.id}\` (${c.scope}) | ${fileOf(c)} | ${ms(t)} |`);
+  return [
+    "Where one evaluation's time goes (a single instrumented run, so only roughly comparable with " +
+      "the medians above):",
+    "",
+    "| step | file | time |",
+    "|---|---|---|",
+    `| context (\`newContext\`: mesh config, revisions) | engine/evaluate.ts, mesh.ts | ${ms(tCtx)} |`,
+    `| enrolment and workloads of every namespace | engine/mesh.ts | ${ms(tMesh)} |`,
+    ...lines,
+    `| partition loop outside the checks | engine/evaluate.ts, check.ts | ${ms(tAll - inChecks)} |`,
     "",
   ];
 }

@@ -50,7 +50,10 @@ export function at(value: unknown, ...path: string[]): unknown {
 export function stringMap(value: unknown): Record<string, string> {
   const out: Record<string, string> = {};
   if (!isObj(value)) return out;
-  for (const [k, v] of Object.entries(value)) {
+  // Object.keys rather than Object.entries: this runs for every label map of every pod on each
+  // evaluation, and entries allocates an array per pair.
+  for (const k of Object.keys(value)) {
+    const v = value[k];
     if (typeof v === "string") out[k] = v;
     else if (typeof v === "number" || typeof v === "boolean") out[k] = String(v);
   }

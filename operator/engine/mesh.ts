@@ -11,7 +11,7 @@ import {
   type YamlParse,
 } from "./meshconfig.js";
 import type { ThreatPolicy } from "./policy.js";
-import { selectorMatches, parseSelector } from "./selectors.js";
+import { selectorMatches } from "./selectors.js";
 import { refOf, type Snapshot } from "./snapshot.js";
 import type { KubeObject, ResourceRef } from "./types.js";
 
@@ -151,8 +151,9 @@ export class Mesh {
       this.snapshot.inNamespace(kind, namespace),
     )
       .filter((c) => !ownedByPresentController(c, this.snapshot))
-      .flatMap((c) => this.fromTemplate(c))
-      .filter((t) => !pods.some((p) => templateRunsAs(t, p)));
+      // Only the template's labels decide whether its pods run; judging the template costs more.
+      .filter((c) => !pods.some((p) => templateRunsAs(templateLabels(c), p)))
+      .flatMap((c) => this.fromTemplate(c));
     return [...pods, ...templates];
   }
 
@@ -160,10 +161,11 @@ export class Mesh {
     const spec = obj(pod.spec) ?? {};
     const annotations = stringMap(pod.metadata.annotations);
     const labels = stringMap(pod.metadata.labels);
-    const namespace = refOf(pod).namespace ?? "default";
+    const ref = refOf(pod);
+    const namespace = ref.namespace ?? "default";
     const [dataPlane, meshReason] = podDataPlane(spec, labels, annotations);
     return {
-      ref: refOf(pod),
+      ref,
       namespace,
       labels,
       annotations,
@@ -299,8 +301,9 @@ export function sidecarOptOut(
 
 /** A container named istio-proxy, in containers or (native sidecar) initContainers. */
 export function proxyContainer(spec: Record<string, unknown>): Record<string, unknown> | undefined {
-  return [...objs(spec.containers), ...objs(spec.initContainers)].find(
-    (c) => c.name === "istio-proxy",
+  return (
+    objs(spec.containers).find((c) => c.name === "istio-proxy") ??
+    objs(spec.initContainers).find((c) => c.name === "istio-proxy")
   );
 }
 
@@ -343,9 +346,17 @@ function ownedByPresentController(controller: KubeObject, snapshot: Snapshot): b
   });
 }
 
-/** A pod that the template's controller created: its selector matches the pod's labels. */
-function templateRunsAs(template: Workload, pod: Workload): boolean {
-  if (template.namespace !== pod.namespace) return false;
-  if (Object.keys(template.labels).length === 0) return false;
-  return selectorMatches(parseSelector({ matchLabels: template.labels }), pod.labels);
+function templateLabels(controller: KubeObject): Record<string, string> {
+  return stringMap(at(podTemplateOf(controller), "metadata", "labels"));
+}
+
+/**
+ * A pod that the template's controller created: the template's labels, read as a matchLabels
+ * selector, match the pod's labels. Compared directly, as this runs for every pair of template
+ * and pod in a namespace; both come from the same namespace.
+ */
+function templateRunsAs(labels: Record<string, string>, pod: Workload): boolean {
+  const keys = Object.keys(labels);
+  if (keys.length === 0) return false;
+  return keys.every((k) => pod.labels[k] === labels[k]);
 }

@@ -77,6 +77,21 @@ export function workloadSelector(spec: unknown): Record<string, string> | undefi
 export function globMatch(pattern: string, value: string): boolean {
   if (pattern === "*") return true;
   if (!pattern.includes("*")) return pattern === value;
-  const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*");
-  return new RegExp(`^${escaped}$`).test(value);
+  return globRegExp(pattern).test(value);
+}
+
+// Policies hold a handful of patterns that are matched against every object of a large cluster, so
+// compiled patterns are kept. The bound only guards against unbounded growth.
+const GLOB_CACHE_LIMIT = 1000;
+const globCache = new Map<string, RegExp>();
+
+function globRegExp(pattern: string): RegExp {
+  let re = globCache.get(pattern);
+  if (!re) {
+    const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*");
+    re = new RegExp(`^${escaped}$`);
+    if (globCache.size >= GLOB_CACHE_LIMIT) globCache.clear();
+    globCache.set(pattern, re);
+  }
+  return re;
 }

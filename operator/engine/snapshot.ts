@@ -24,7 +24,8 @@ export class Snapshot {
   readonly namespacesComplete: boolean;
   private readonly unavailableKinds: ReadonlyMap<string, string>;
   private readonly byKind = new Map<string, KubeObject[]>();
-  private readonly byKindNs = new Map<string, KubeObject[]>();
+  /** kind -> namespace -> objects; nested rather than a joined key, as lookups are hot. */
+  private readonly byKindNs = new Map<string, Map<string, KubeObject[]>>();
   private readonly namespaceObjects = new Map<string, KubeObject>();
   private readonly namespaceNames = new Set<string>();
 
@@ -38,9 +39,14 @@ export class Snapshot {
   private index(obj: KubeObject): void {
     const key = kindKey(obj.apiVersion, obj.kind);
     push(this.byKind, key, obj);
-    const ns = namespaceOf(obj);
+    const ns = CLUSTER_SCOPED.has(key) ? undefined : (obj.metadata.namespace ?? "default");
     if (ns !== undefined) {
-      push(this.byKindNs, `${key}\u0000${ns}`, obj);
+      let byNs = this.byKindNs.get(key);
+      if (!byNs) {
+        byNs = new Map();
+        this.byKindNs.set(key, byNs);
+      }
+      push(byNs, ns, obj);
       this.namespaceNames.add(ns);
     }
     if (key === K.Namespace && obj.metadata.name) {
@@ -56,7 +62,7 @@ export class Snapshot {
 
   /** Objects of a kind in one namespace. */
   inNamespace(kind: string, namespace: string): readonly KubeObject[] {
-    return this.byKindNs.get(`${kind}\u0000${namespace}`) ?? EMPTY;
+    return this.byKindNs.get(kind)?.get(namespace) ?? EMPTY;
   }
 
   /** Every namespace that is declared or that an object lives in, sorted. */
