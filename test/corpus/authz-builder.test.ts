@@ -2,9 +2,9 @@
 // each `-out*.yaml` is what istiod makes of it, so they are the ground truth for what a policy
 // really enforces. Our semantics must agree with every case of the folder's README.
 
-import { describe, it } from "node:test";
+import { it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import yaml from "js-yaml";
 import {
   denyByDefault,
@@ -19,10 +19,10 @@ import {
 import { authzAllowAll } from "../../operator/engine/checks/authz.js";
 import { at, isObj, obj } from "../../operator/engine/fields.js";
 import { objectsFromYaml, resources, runCheck } from "../support/engine.js";
+import { corpusDescribe } from "../support/corpus.js";
 
 const UPSTREAM = new URL("../../../../shared/cases/upstream/", import.meta.url);
 const DIR = new URL("istio-authz-builder-testdata/", UPSTREAM);
-const skip = existsSync(UPSTREAM) ? false : "../shared/cases/upstream not found";
 const HTTPBIN = { app: "httpbin", version: "v1" };
 
 function read(rel: string): string {
@@ -96,7 +96,7 @@ function inputs(dir: string): string[] {
 
 // -------------------------------------------------------------------------------------------------
 
-describe("istio authz builder testdata: the README's key semantics", { skip }, () => {
+corpusDescribe("istio authz builder testdata: the README's key semantics", () => {
   it("classifies allow-nil-rule (no rules field) as allow-nothing, a deny-all for its workload", () => {
     const p = only("http/allow-nil-rule-in.yaml");
     assert.equal(effectOf(p), "allow-nothing");
@@ -178,7 +178,7 @@ describe("istio authz builder testdata: the README's key semantics", { skip }, (
   });
 });
 
-describe("istio authz builder testdata: every rule agrees with the golden output", { skip }, () => {
+corpusDescribe("istio authz builder testdata: every rule agrees with the golden output", () => {
   it("agrees on which policies are enforced and which are shadow (dry-run) rules", () => {
     const cases = ["http/", "tcp/"].flatMap((dir) =>
       inputs(dir)

@@ -2,9 +2,9 @@
 // must give no E-03 or T-03 finding; the one golden file whose overlay rewrites the injector's
 // Service must. The injector fingerprint is checked for stability on the same real objects.
 
-import { describe, it } from "node:test";
+import { it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { envoyFilterUnexpected } from "../../operator/engine/checks/envoyfilter.js";
 import {
   foreignPodMutation,
@@ -16,10 +16,10 @@ import { injectorFingerprint } from "../../operator/engine/fingerprint.js";
 import { Snapshot } from "../../operator/engine/snapshot.js";
 import type { KubeObject } from "../../operator/engine/types.js";
 import { objectsFromYaml, resources, runCheck } from "../support/engine.js";
+import { corpusDescribe } from "../support/corpus.js";
 
 const UPSTREAM = new URL("../../../../shared/cases/upstream/", import.meta.url);
 const OUT = new URL("istio-install-golden/cmd/mesh/testdata/manifest-generate/output/", UPSTREAM);
-const skip = existsSync(OUT) ? false : "../shared/cases/upstream not found";
 
 function load(file: string): KubeObject[] {
   return objectsFromYaml(readFileSync(new URL(file, OUT), "utf8"));
@@ -30,7 +30,7 @@ const DEFAULT_INSTALLS = [
   "all_on.golden-show-in-gh-pull-request.yaml",
 ];
 
-describe("install golden: a default Istio install", { skip }, () => {
+corpusDescribe("install golden: a default Istio install", () => {
   for (const file of DEFAULT_INSTALLS) {
     it(`gives no injector, webhook, RBAC, image or EnvoyFilter finding (${file})`, () => {
       const objects = load(file);
@@ -60,7 +60,7 @@ describe("install golden: a default Istio install", { skip }, () => {
   });
 });
 
-describe("install golden: injector fingerprint stability", { skip }, () => {
+corpusDescribe("install golden: injector fingerprint stability", () => {
   const objects = (): KubeObject[] => load("pilot_default.golden.yaml");
   const print = (list: KubeObject[]): string =>
     injectorFingerprint(new Snapshot(list), "istio-system")?.fingerprint ?? "";

@@ -4,9 +4,9 @@
 // folder's README) and the resources we flag. Where they differ, the case says why; our question
 // is "is this a security risk to the mesh", istioctl's is "is this configuration well-formed".
 
-import { describe, it } from "node:test";
+import { it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import type { Check } from "../../operator/engine/check.js";
 import { envoyFilterUnexpected } from "../../operator/engine/checks/envoyfilter.js";
 import {
@@ -14,10 +14,10 @@ import {
   proxyImageUntrusted,
 } from "../../operator/engine/checks/injector.js";
 import { objectsFromYaml, policyFromYaml, resources, runCheck } from "../support/engine.js";
+import { corpusDescribe } from "../support/corpus.js";
 
 const UPSTREAM = new URL("../../../../shared/cases/upstream/", import.meta.url);
 const DIR = new URL("istio-analyzers-testdata/", UPSTREAM);
-const skip = existsSync(DIR) ? false : "../shared/cases/upstream not found";
 
 const ALLOW_TEST_COM = `
 apiVersion: meshcompliance.io/v1alpha1
@@ -254,7 +254,7 @@ function load(files: string[]): string {
   return files.map((f) => readFileSync(new URL(f, DIR), "utf8")).join("\n---\n");
 }
 
-describe("istio analyzer corpus: T-03 and E-03 overlap", { skip }, () => {
+corpusDescribe("istio analyzer corpus: T-03 and E-03 overlap", () => {
   for (const c of CASES) {
     it(c.name, () => {
       const options = c.policy ? { policy: policyFromYaml(c.policy) } : {};

@@ -4,16 +4,16 @@
 // (the effective PeerAuthentication mode), because that is what an attacker exploits. Where the
 // two differ, the case says why.
 
-import { describe, it } from "node:test";
+import { it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { parseAuthorizationPolicy, ruleConditions } from "../../operator/engine/authz.js";
 import { authzIdentityWithoutMtls } from "../../operator/engine/checks/authz.js";
 import { objectsFromYaml, resources, runCheck } from "../support/engine.js";
+import { corpusDescribe } from "../support/corpus.js";
 
 const UPSTREAM = new URL("../../../../shared/cases/upstream/", import.meta.url);
 const DIR = new URL("kiali-validations/authorization/", UPSTREAM);
-const skip = existsSync(UPSTREAM) ? false : "../shared/cases/upstream not found";
 
 type Kiali = "KIA0105" | "none" | "not run";
 
@@ -99,7 +99,7 @@ const CASES: Case[] = [
   { file: "mtls_enabled_checker_23.yaml", ours: "medium", kiali: { on: "none", off: "KIA0105" } },
 ];
 
-describe("kiali MtlsEnabledChecker fixtures vs authz-identity-without-mtls", { skip }, () => {
+corpusDescribe("kiali MtlsEnabledChecker fixtures vs authz-identity-without-mtls", () => {
   for (const c of CASES) {
     const verdict = c.ours ? `reports ${c.ours}` : "reports nothing";
     it(`${verdict} for ${c.file}`, () => {

@@ -4,17 +4,17 @@
 // case lists the exact findings of our S-01/T-01/I-01 checks and the verdict the corpus README
 // states for it.
 
-import { describe, it } from "node:test";
+import { it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { DESTINATION_RULE_CHECKS } from "../../operator/engine/checks/destinationrule.js";
 import { MTLS_CHECKS } from "../../operator/engine/checks/mtls.js";
 import type { ThreatId } from "../../operator/engine/types.js";
 import { evaluateObjects, objectsFromYaml } from "../support/engine.js";
+import { corpusDescribe } from "../support/corpus.js";
 
 const UPSTREAM = new URL("../../../../shared/cases/upstream/", import.meta.url);
 const DIR = new URL("kiali-validations/", UPSTREAM);
-const skip = existsSync(UPSTREAM) ? false : "../shared/cases/upstream not found";
 
 interface Case {
   file: string;
@@ -180,19 +180,15 @@ function run(file: string): { findings: string[]; failing: Set<ThreatId> } {
   return { findings, failing: new Set(all.flatMap((f) => f.threats)) };
 }
 
-describe(
-  "kiali-validations: PeerAuthentication and DestinationRule mTLS fixtures",
-  { skip },
-  () => {
-    for (const c of CASES) {
-      it(`${c.file} (Kiali: ${c.kiali}) fails ${c.fails.join(", ")}`, () => {
-        const got = run(c.file);
-        assert.deepEqual([...got.findings].sort(), [...c.findings].sort(), c.note);
-        for (const threat of c.fails) assert.ok(got.failing.has(threat), `${threat} should fail`);
-      });
-    }
-  },
-);
+corpusDescribe("kiali-validations: PeerAuthentication and DestinationRule mTLS fixtures", () => {
+  for (const c of CASES) {
+    it(`${c.file} (Kiali: ${c.kiali}) fails ${c.fails.join(", ")}`, () => {
+      const got = run(c.file);
+      assert.deepEqual([...got.findings].sort(), [...c.findings].sort(), c.note);
+      for (const threat of c.fails) assert.ok(got.failing.has(threat), `${threat} should fail`);
+    });
+  }
+});
 
 // The authorization fixtures carry S-01/T-01 verdicts too. Only the threats are compared here (the
 // AuthorizationPolicy side is judged elsewhere); a verdict of "pass" means no finding on bookinfo.
@@ -241,7 +237,7 @@ const AUTHZ: AuthzCase[] = [
   { n: "23", fails: ["S-01", "T-01"] },
 ];
 
-describe("kiali-validations: S-01/T-01 verdicts of the authorization fixtures", { skip }, () => {
+corpusDescribe("kiali-validations: S-01/T-01 verdicts of the authorization fixtures", () => {
   for (const c of AUTHZ) {
     const file = `authorization/mtls_enabled_checker_${c.n}.yaml`;
     const verdict = c.fails.length > 0 ? `fails ${c.fails.join(", ")}` : "passes bookinfo";

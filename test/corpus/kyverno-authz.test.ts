@@ -3,15 +3,15 @@
 // enforce. We agree on the published cases and differ, on purpose, for allow-all and dry-run
 // policies, which Kyverno accepts although they leave the namespace open.
 
-import { describe, it } from "node:test";
+import { it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { authzNoDefaultDeny } from "../../operator/engine/checks/authz.js";
 import { policyFromYaml, resources, runCheck } from "../support/engine.js";
+import { corpusDescribe } from "../support/corpus.js";
 
 const UPSTREAM = new URL("../../../../shared/cases/upstream/", import.meta.url);
 const DIR = new URL("kyverno-policies-istio/istio/", UPSTREAM);
-const skip = existsSync(UPSTREAM) ? false : "../shared/cases/upstream not found";
 
 // The fixture namespaces carry no injection label; a ThreatPolicy selecting every namespace puts
 // them in scope, as a cluster-wide Kyverno policy would.
@@ -35,7 +35,7 @@ function noDefaultDeny(yamlText: string, namespace: string): string[] {
 
 const T = "require-authorizationpolicy/.chainsaw-test/";
 
-describe("kyverno require-authorizationpolicy vs authz-no-default-deny", { skip }, () => {
+corpusDescribe("kyverno require-authorizationpolicy vs authz-no-default-deny", () => {
   const good =
     read(`${T}chainsaw-step-01-apply-1.yaml`) +
     "\n---\n" +
@@ -77,7 +77,7 @@ describe("kyverno require-authorizationpolicy vs authz-no-default-deny", { skip 
   });
 });
 
-describe("kyverno create-authorizationpolicy vs authz-no-default-deny", { skip }, () => {
+corpusDescribe("kyverno create-authorizationpolicy vs authz-no-default-deny", () => {
   it("agrees: the generated `default-deny` (spec: {}) makes the namespace deny-by-default", () => {
     const C = "create-authorizationpolicy/.chainsaw-test/";
     const input =

@@ -3,16 +3,16 @@
 // Kyverno policies read only the top-level mode; the extra cases show the port-level and subset
 // settings that they miss and that we catch.
 
-import { describe, it } from "node:test";
+import { it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { destinationRuleTlsDisabled } from "../../operator/engine/checks/destinationrule.js";
 import { mtlsPermissivePolicy } from "../../operator/engine/checks/mtls.js";
 import { resources, runCheck } from "../support/engine.js";
+import { corpusDescribe } from "../support/corpus.js";
 
 const UPSTREAM = new URL("../../../../shared/cases/upstream/", import.meta.url);
 const KYVERNO = new URL("kyverno-policies-istio/", UPSTREAM);
-const skip = existsSync(UPSTREAM) ? false : "../shared/cases/upstream not found";
 
 function read(path: string): string {
   return readFileSync(new URL(path, KYVERNO), "utf8");
@@ -22,7 +22,7 @@ function read(path: string): string {
 // be enrolled in the mesh.
 const names = (kind: string, list: string[]): string[] => list.map((n) => `${kind} default/${n}`);
 
-describe("kyverno-policies-istio: enforce-strict-mtls", { skip }, () => {
+corpusDescribe("kyverno-policies-istio: enforce-strict-mtls", () => {
   for (const flavour of ["istio", "istio-cel"]) {
     const dir = `${flavour}/enforce-strict-mtls/.chainsaw-test/`;
 
@@ -65,7 +65,7 @@ spec:
   });
 });
 
-describe("kyverno-policies-istio: enforce-tls-hosts-host-subnets (T-01)", { skip }, () => {
+corpusDescribe("kyverno-policies-istio: enforce-tls-hosts-host-subnets (T-01)", () => {
   const dir = "istio/enforce-tls-hosts-host-subnets/.chainsaw-test/";
 
   it("bad-dr01 and bad-dr02 fail; good-dr01..05 pass", () => {
