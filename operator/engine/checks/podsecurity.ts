@@ -1,0 +1,3 @@
+import type { Check } from "../check.js";
+
+export const POD_SECURITY_CHECKS: readonly Check[] = [];
