@@ -87,21 +87,26 @@ export const WATCHED_RESOURCES: readonly WatchedResource[] = [
     kind,
     namespaced: false,
   })),
-  istio("security.istio.io", ISTIO_SECURITY, "peerauthentications", "PeerAuthentication"),
-  istio("security.istio.io", ISTIO_SECURITY, "authorizationpolicies", "AuthorizationPolicy"),
-  istio("security.istio.io", ISTIO_SECURITY, "requestauthentications", "RequestAuthentication"),
-  istio("networking.istio.io", ISTIO_NETWORKING, "destinationrules", "DestinationRule"),
-  istio("networking.istio.io", ISTIO_NETWORKING, "virtualservices", "VirtualService"),
-  istio("networking.istio.io", ISTIO_NETWORKING, "gateways", "Gateway"),
-  istio("networking.istio.io", ISTIO_NETWORKING, "serviceentries", "ServiceEntry"),
-  istio("networking.istio.io", ISTIO_NETWORKING, "sidecars", "Sidecar"),
-  istio("networking.istio.io", ["v1alpha3"], "envoyfilters", "EnvoyFilter"),
-  istio("telemetry.istio.io", ["v1", "v1alpha1"], "telemetries", "Telemetry"),
-  istio("extensions.istio.io", ["v1alpha1"], "wasmplugins", "WasmPlugin"),
-  istio("extensions.istio.io", ["v1alpha1"], "trafficextensions", "TrafficExtension"),
-  istio("gateway.networking.k8s.io", ["v1", "v1beta1"], "gateways", "Gateway"),
-  istio("gateway.networking.k8s.io", ["v1beta1"], "referencegrants", "ReferenceGrant"),
-  istio("cert-manager.io", ["v1"], "certificates", "Certificate"),
+  optionalCrd("security.istio.io", ISTIO_SECURITY, "peerauthentications", "PeerAuthentication"),
+  optionalCrd("security.istio.io", ISTIO_SECURITY, "authorizationpolicies", "AuthorizationPolicy"),
+  optionalCrd(
+    "security.istio.io",
+    ISTIO_SECURITY,
+    "requestauthentications",
+    "RequestAuthentication",
+  ),
+  optionalCrd("networking.istio.io", ISTIO_NETWORKING, "destinationrules", "DestinationRule"),
+  optionalCrd("networking.istio.io", ISTIO_NETWORKING, "virtualservices", "VirtualService"),
+  optionalCrd("networking.istio.io", ISTIO_NETWORKING, "gateways", "Gateway"),
+  optionalCrd("networking.istio.io", ISTIO_NETWORKING, "serviceentries", "ServiceEntry"),
+  optionalCrd("networking.istio.io", ISTIO_NETWORKING, "sidecars", "Sidecar"),
+  optionalCrd("networking.istio.io", ["v1alpha3"], "envoyfilters", "EnvoyFilter"),
+  optionalCrd("telemetry.istio.io", ["v1", "v1alpha1"], "telemetries", "Telemetry"),
+  optionalCrd("extensions.istio.io", ["v1alpha1"], "wasmplugins", "WasmPlugin"),
+  optionalCrd("extensions.istio.io", ["v1alpha1"], "trafficextensions", "TrafficExtension"),
+  optionalCrd("gateway.networking.k8s.io", ["v1", "v1beta1"], "gateways", "Gateway"),
+  optionalCrd("gateway.networking.k8s.io", ["v1beta1"], "referencegrants", "ReferenceGrant"),
+  optionalCrd("cert-manager.io", ["v1"], "certificates", "Certificate"),
   {
     group: "meshcompliance.io",
     versions: ["v1alpha1"],
@@ -111,7 +116,12 @@ export const WATCHED_RESOURCES: readonly WatchedResource[] = [
   },
 ];
 
-function istio(group: string, versions: string[], resource: string, kind: string): WatchedResource {
+function optionalCrd(
+  group: string,
+  versions: string[],
+  resource: string,
+  kind: string,
+): WatchedResource {
   return { group, versions, resource, kind, namespaced: true, optional: true };
 }
 
