@@ -7,7 +7,7 @@ import { K } from "./kinds.js";
 import type { Subject } from "./policy.js";
 import { globMatch, parseSelector, selectorMatches, type LabelSelector } from "./selectors.js";
 import { namespaceOf, type Snapshot } from "./snapshot.js";
-import type { KubeObject } from "./types.js";
+import { SEVERITIES, type KubeObject, type ResourceRef, type Severity } from "./types.js";
 
 export interface AccessRequest {
   verb: string;
@@ -292,4 +292,98 @@ function subjectMatches(pattern: Subject, subject: Subject): boolean {
 export function subjectText(subject: Subject): string {
   const ns = subject.namespace === undefined ? "" : `${subject.namespace}/`;
   return `${subject.kind} ${ns}${subject.name}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers for checks that report access per subject.
+
+/** Namespaces where some RoleBinding grants rights, sorted. */
+export function bindingNamespaces(snapshot: Snapshot): string[] {
+  const found = new Set<string>();
+  for (const b of snapshot.all(K.RoleBinding)) found.add(namespaceOf(b) ?? "default");
+  return [...found].sort();
+}
+
+/** True when a grant comes from a RoleBinding, which only grants inside its own namespace. */
+export function grantedByRoleBinding(grant: AccessGrant): boolean {
+  return namespaceOf(grant.binding) !== undefined;
+}
+
+/** `ClusterRoleBinding x → ClusterRole y` or `RoleBinding ns/x → Role y`, for messages. */
+export function grantPath(grant: AccessGrant): string {
+  const ns = namespaceOf(grant.binding);
+  const name = grant.binding.metadata.name ?? "";
+  const binding = ns === undefined ? `ClusterRoleBinding ${name}` : `RoleBinding ${ns}/${name}`;
+  return `${binding} → ${grant.roleKind} ${grant.roleName}`;
+}
+
+/** The resource a per-subject finding is filed under: the ServiceAccount, or the User/Group. */
+export function subjectRef(subject: Subject): ResourceRef {
+  if (subject.kind === "ServiceAccount") {
+    return {
+      apiVersion: "v1",
+      kind: "ServiceAccount",
+      namespace: subject.namespace ?? "default",
+      name: subject.name,
+    };
+  }
+  return { apiVersion: "rbac.authorization.k8s.io/v1", kind: subject.kind, name: subject.name };
+}
+
+interface SubjectAccess {
+  subject: Subject;
+  severity: Severity;
+  /** grant path → what it allows (`pods` → verbs). */
+  paths: Map<string, Map<string, Set<string>>>;
+}
+
+/**
+ * Collects what each subject may do, and through which bindings, so that a check reports one
+ * finding per subject instead of one per verb, resource and binding.
+ */
+export class AccessBySubject {
+  private readonly bySubject = new Map<string, SubjectAccess>();
+
+  add(grant: AccessGrant, verb: string, what: string, severity: Severity): void {
+    const key = subjectText(grant.subject);
+    let entry = this.bySubject.get(key);
+    if (!entry) {
+      entry = { subject: grant.subject, severity, paths: new Map() };
+      this.bySubject.set(key, entry);
+    }
+    if (worse(severity, entry.severity)) entry.severity = severity;
+    const path = grantPath(grant);
+    const names = grant.resourceNames ? ` named ${grant.resourceNames.join(", ")}` : "";
+    let resources = entry.paths.get(path);
+    if (!resources) {
+      resources = new Map();
+      entry.paths.set(path, resources);
+    }
+    const label = `${what}${names}`;
+    const verbs = resources.get(label) ?? new Set<string>();
+    verbs.add(verb);
+    resources.set(label, verbs);
+  }
+
+  /** Subjects in a stable order, each with its worst severity and a description of its access. */
+  entries(): { subject: Subject; severity: Severity; access: string }[] {
+    return [...this.bySubject.keys()].sort().flatMap((key) => {
+      const entry = this.bySubject.get(key);
+      if (!entry) return [];
+      return [{ subject: entry.subject, severity: entry.severity, access: describe(entry) }];
+    });
+  }
+}
+
+function describe(entry: SubjectAccess): string {
+  return [...entry.paths]
+    .map(([path, resources]) => {
+      const what = [...resources].map(([label, verbs]) => `${[...verbs].join("/")} ${label}`);
+      return `${what.join(", ")} (through ${path})`;
+    })
+    .join("; ");
+}
+
+function worse(a: Severity, b: Severity): boolean {
+  return SEVERITIES.indexOf(a) < SEVERITIES.indexOf(b);
 }
