@@ -642,7 +642,11 @@ for (const [title, cases] of [
   ["gateway capacity", CAPACITY_CASES],
 ] as const) {
   describe(title, () => {
-    for (const c of cases) it(c.name, () => runCase(c));
+    for (const c of cases) {
+      it(c.name, () => {
+        runCase(c);
+      });
+    }
   });
 }
 
