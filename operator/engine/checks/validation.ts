@@ -122,12 +122,12 @@ function reportAbsent(ctx: CheckContext, emit: Emitter): void {
       ? ` Only ${revisions.join(", ")} exist, and they check only objects labelled with their ` +
         `istio.io/rev.`
       : "";
-  // Offline, the input may simply not hold it: istioctl install creates it outside the
-  // manifests that `istioctl manifest generate` renders.
+  // Offline, the input may simply not hold it: the charts render it only with defaultRevision
+  // set, and `istioctl manifest generate` output leaves it out.
   const offline = !ctx.snapshot.namespacesComplete;
   const caveat = offline
-    ? " If the manifests were rendered rather than read from the cluster, check the cluster: " +
-      "istioctl install creates it separately."
+    ? " If these manifests were rendered rather than read from the cluster, check the cluster: " +
+      "the charts render it only when defaultRevision is set, and istioctl install creates it itself."
     : "";
   emit.finding(
     ABSENT_REF,
@@ -153,7 +153,7 @@ export const validationWebhookMissing: ClusterCheck = {
     "snapshot cannot tell apart from Ignore that persists. An offline input with no " +
     "ValidatingWebhookConfiguration at all gives Unknown.",
   remediation:
-    "Install the default validator (istioctl install, the base chart with defaultRevision, or " +
+    "Install the default validator (istioctl install, Helm with defaultRevision set, or " +
     "`istioctl tag set default --revision <rev>`) and let istiod manage its failurePolicy:\n" +
     "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingWebhookConfiguration\n" +
     "metadata: {name: istiod-default-validator}\nwebhooks:\n  - name: validation.istio.io\n" +
