@@ -18,13 +18,7 @@ import type {
   ClusterCheck,
   NamespaceCheck,
 } from "../operator/engine/check.js";
-import { AUTHZ_CHECKS } from "../operator/engine/checks/authz.js";
-import { DESTINATION_RULE_CHECKS } from "../operator/engine/checks/destinationrule.js";
-import { ENVOY_FILTER_CHECKS } from "../operator/engine/checks/envoyfilter.js";
 import { CHECKS } from "../operator/engine/checks/index.js";
-import { INJECTOR_CHECKS } from "../operator/engine/checks/injector.js";
-import { MTLS_CHECKS } from "../operator/engine/checks/mtls.js";
-import { WORKLOAD_CHECKS } from "../operator/engine/checks/workloads.js";
 import {
   CLUSTER_PARTITION,
   evaluate,
@@ -240,7 +234,7 @@ function evaluateOnce(objects: readonly KubeObject[]): EvalRun {
   };
 }
 
-function benchEvaluation(mesh: GeneratedMesh, s: Settings): string[] {
+function benchEvaluation(mesh: GeneratedMesh, s: Settings, files: Map<Check, string>): string[] {
   const runs: EvalRun[] = [];
   const total = s.warmup + s.runs;
   progress.start("full evaluation");
@@ -276,23 +270,26 @@ function benchEvaluation(mesh: GeneratedMesh, s: Settings): string[] {
       `${mib(Math.max(0, mem.heapUsed - before))}), RSS ${mib(mem.rss)}; peak RSS so far ` +
       `${mib(process.resourceUsage().maxRSS * 1024)}.`,
     "",
-    ...checkTimes(mesh.objects),
+    ...checkTimes(mesh.objects, files),
   ];
 }
 
 // --- where the evaluation time goes ----------------------------------------------------------
 
-const FAMILY_FILES: readonly [string, readonly Check[]][] = [
-  ["checks/mtls.ts", MTLS_CHECKS],
-  ["checks/workloads.ts", WORKLOAD_CHECKS],
-  ["checks/destinationrule.ts", DESTINATION_RULE_CHECKS],
-  ["checks/envoyfilter.ts", ENVOY_FILTER_CHECKS],
-  ["checks/authz.ts", AUTHZ_CHECKS],
-  ["checks/injector.ts", INJECTOR_CHECKS],
-];
-
-function fileOf(check: Check): string {
-  return FAMILY_FILES.find(([, list]) => list.includes(check))?.[0] ?? "?";
+/** Which checks/<family>.ts file registers each check, read from the compiled modules. */
+async function familyFiles(): Promise<Map<Check, string>> {
+  const dir = new URL("../operator/engine/checks/", import.meta.url);
+  const files = new Map<Check, string>();
+  const names = (await readdir(dir)).filter((n) => n.endsWith(".js") && n !== "index.js");
+  for (const name of names.sort()) {
+    const module = (await import(new URL(name, dir).href)) as Record<string, unknown>;
+    const registered = Object.values(module)
+      .filter((v): v is unknown[] => Array.isArray(v))
+      .flat()
+      .filter((c): c is Check => CHECKS.includes(c as Check));
+    for (const check of registered) files.set(check, `checks/${name.replace(/\.js$/, ".ts")}`);
+  }
+  return files;
 }
 
 /** The same check with its run timed into `totals`; `this` stays the original check. */
@@ -333,7 +330,7 @@ function warmMesh(ctx: CheckContext, partitions: readonly string[]): void {
 }
 
 /** One evaluation done partition by partition as `evaluate` does, with each check timed. */
-function checkTimes(objects: readonly KubeObject[]): string[] {
+function checkTimes(objects: readonly KubeObject[], files: Map<Check, string>): string[] {
   const totals = new Map<Check, number>();
   const checks = CHECKS.map((c) => timedCheck(c, totals));
   const snapshot = new Snapshot(objects, { namespacesComplete: true });
@@ -348,7 +345,7 @@ function checkTimes(objects: readonly KubeObject[]): string[] {
   const inChecks = [...totals.values()].reduce((a, b) => a + b, 0);
   const lines = [...totals]
     .sort((a, b) => b[1] - a[1])
-    .map(([c, t]) => `| \`${c.id}\` (${c.scope}) | ${fileOf(c)} | ${ms(t)} |`);
+    .map(([c, t]) => `| \`${c.id}\` (${c.scope}) | ${files.get(c) ?? "?"} | ${ms(t)} |`);
   return [
     "Where one evaluation's time goes (a single instrumented run, so only roughly comparable with " +
       "the medians above):",
@@ -532,14 +529,21 @@ async function parseOnly(dir: string, keep: boolean): Promise<number> {
 
 /**
  * Times one step in its own frame, so that nothing it returned stays reachable (a suspended async
- * caller keeps its temporaries) and inflates the garbage collection of the next step.
+ * function keeps its temporaries) once it is over.
  */
 async function timeStep(fn: () => Promise<unknown>): Promise<number> {
   const t0 = performance.now();
   await fn();
-  const t = performance.now() - t0;
+  return performance.now() - t0;
+}
+
+/**
+ * Collects the previous step's garbage first, from outside that step's frame, so that it is not
+ * charged to the next step.
+ */
+async function cleanStep(fn: () => Promise<unknown>): Promise<number> {
   collect();
-  return t;
+  return timeStep(fn);
 }
 
 interface ScanTimes {
@@ -556,10 +560,10 @@ async function measureScan(dir: string, s: Settings): Promise<ScanTimes> {
   progress.start("scan against YAML parsing");
   // The steps alternate within each run, so that drift in the machine's load hits all alike.
   for (let i = 0; i < total; i++) {
-    const kept = await timeStep(() => parseOnly(dir, true));
-    const discarded = await timeStep(() => parseOnly(dir, false));
-    const load = await timeStep(() => loadManifests([dir]));
-    const scanned = await timeStep(() => scan([dir], defaultPolicy(), NOW));
+    const kept = await cleanStep(() => parseOnly(dir, true));
+    const discarded = await cleanStep(() => parseOnly(dir, false));
+    const load = await cleanStep(() => loadManifests([dir]));
+    const scanned = await cleanStep(() => scan([dir], defaultPolicy(), NOW));
     if (i >= total - runs) {
       times.kept.push(kept);
       times.discarded.push(discarded);
@@ -596,7 +600,7 @@ async function benchScan(
     "",
     `${files.objects} objects in ${mib(files.bytes)} of YAML, one file per namespace plus one ` +
       `for cluster-scoped objects${s.keep ? ` (kept in ${files.dir})` : ""}. The generated ` +
-      "objects are released before these runs, and each step ends with a full GC.",
+      "objects are released before these runs, and a full GC precedes each step.",
     "",
     TABLE_HEAD,
     row("read + js-yaml `loadAll`, documents kept (baseline)", stats(times.kept)),
@@ -649,7 +653,9 @@ async function main(): Promise<void> {
   progress.done();
 
   const out = header(settings, mesh);
-  if (settings.only.includes("eval")) out.push(...benchEvaluation(mesh, settings));
+  if (settings.only.includes("eval")) {
+    out.push(...benchEvaluation(mesh, settings, await familyFiles()));
+  }
   if (settings.only.includes("partition")) out.push(...benchPartition(mesh, settings));
   if (settings.only.includes("json")) out.push(...benchJson(mesh, settings));
   if (settings.only.includes("scan")) {
