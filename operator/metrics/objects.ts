@@ -135,10 +135,15 @@ export function objectSeries(view: ScrapeView): ObjectSeries {
   };
 }
 
+function samePolicies(a: readonly ThreatPolicy[] | undefined, b: readonly ThreatPolicy[]): boolean {
+  return a !== undefined && a.length === b.length && a.every((p, i) => p === b[i]);
+}
+
 /**
  * Remembers the series of the last view, so the five collectors of one scrape (and scrapes with
  * no change in between) compute them once. The cache returns the same Snapshot while nothing
- * changed, which makes identity a sound key.
+ * changed, and parsed policies are kept until they change, which makes identity a sound key;
+ * the policy list itself may be a fresh array on every call.
  */
 export class ObjectSeriesCache {
   private lastSnapshot: Snapshot | undefined;
@@ -146,7 +151,8 @@ export class ObjectSeriesCache {
   private last: ObjectSeries | undefined;
 
   get(view: ScrapeView): ObjectSeries {
-    const same = view.snapshot === this.lastSnapshot && view.policies === this.lastPolicies;
+    const same =
+      view.snapshot === this.lastSnapshot && samePolicies(this.lastPolicies, view.policies);
     if (same && this.last) return this.last;
     this.last = objectSeries(view);
     this.lastSnapshot = view.snapshot;

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { injectorFingerprint } from "../../../operator/engine/fingerprint.js";
 import { defaultPolicy, type ThreatPolicy } from "../../../operator/engine/policy.js";
 import { Snapshot } from "../../../operator/engine/snapshot.js";
-import { createMetrics } from "../../../operator/metrics/index.js";
+import { createMetrics, ObjectSeriesCache } from "../../../operator/metrics/index.js";
 import { objectsFromYaml, policyFromYaml } from "../../support/engine.js";
 import { seriesOf, type Series } from "./support.js";
 
@@ -252,5 +252,18 @@ describe("per-object metrics computed at scrape time", () => {
     assert.deepEqual(await seriesOf(metrics.registry, name), {
       "mode=STRICT,name=default,namespace=istio-system": 1,
     });
+  });
+});
+
+describe("per-object series cache", () => {
+  it("computes the series once per snapshot, although the policy list is a fresh array", () => {
+    const snapshot = new Snapshot(objectsFromYaml(NAMESPACES + MESH_STRICT));
+    const policy = defaultPolicy();
+    const cache = new ObjectSeriesCache();
+    const first = cache.get({ snapshot, policies: [policy] });
+    assert.equal(cache.get({ snapshot, policies: [policy] }), first);
+    assert.notEqual(cache.get({ snapshot, policies: [defaultPolicy()] }), first);
+    const next = new Snapshot(objectsFromYaml(NAMESPACES));
+    assert.notEqual(cache.get({ snapshot: next, policies: [policy] }), first);
   });
 });
