@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from "commander";
 import { explain } from "./explain.js";
 import { formatThreats } from "./threats.js";
 import { runScan } from "./scan.js";
+import { runOperator } from "./operator.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as {
   version: string;
@@ -64,6 +65,19 @@ function program(setExit: (code: number) => void): Command {
       }
       process.stdout.write(text);
       setExit(0);
+    });
+  // The operator reads its own flags (and MESH_COMPLIANCE_* variables) through operator/config,
+  // where every setting and default is declared once; commander passes them through untouched.
+  cli
+    .command("operator")
+    .description(
+      "run the in-cluster operator (in-cluster config or the current kubeconfig context)",
+    )
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action(async (_opts: unknown, command: Command) => {
+      setExit(await runOperator(command.args, process.env));
     });
   return cli;
 }
