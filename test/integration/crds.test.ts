@@ -2,42 +2,14 @@
 // that names the field, and `kubectl get compliancereports` shows the columns users read. kubectl
 // renders the server's Table output, so the Table is what these tests read.
 import assert from "node:assert/strict";
-import { request } from "node:https";
 import { describe, it } from "node:test";
-import { useControlPlane, type ControlPlane } from "../harness/index.js";
+import { useControlPlane } from "../harness/index.js";
+import { kubeCall } from "../support/kube-http.js";
 
 const GROUP_PATH = "/apis/meshcompliance.io/v1alpha1";
 const TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io";
 
-interface Reply {
-  status: number;
-  body: Record<string, unknown>;
-}
-
-/** One call as the harness's admin, with the content type and Accept header a test needs. */
-function call(
-  cp: ControlPlane,
-  method: string,
-  path: string,
-  options: { body?: unknown; accept?: string; contentType?: string } = {},
-): Promise<Reply> {
-  const body = options.body === undefined ? undefined : JSON.stringify(options.body);
-  const headers: Record<string, string> = { accept: options.accept ?? "application/json" };
-  if (body !== undefined) headers["content-type"] = options.contentType ?? "application/json";
-  return new Promise((resolve, reject) => {
-    const req = request(new URL(path, cp.server), { method, headers, ...cp.tls }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (chunk: Buffer) => chunks.push(chunk));
-      res.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
-        resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> });
-      });
-      res.on("error", reject);
-    });
-    req.on("error", reject);
-    req.end(body);
-  });
-}
+const call = kubeCall;
 
 function threatPolicy(name: string, spec: Record<string, unknown>): Record<string, unknown> {
   return {
