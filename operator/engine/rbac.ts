@@ -330,11 +330,28 @@ export function subjectRef(subject: Subject): ResourceRef {
   return { apiVersion: "rbac.authorization.k8s.io/v1", kind: subject.kind, name: subject.name };
 }
 
+/** What a grant covers: a resource (`virtualservices`, `Secret cacerts`) and where (`in shop`). */
+export interface AccessTarget {
+  resource: string;
+  scope: string;
+}
+
+/** grant path → scope → resource label → verbs. */
+type AccessTree = Map<string, Map<string, Map<string, Set<string>>>>;
+
 interface SubjectAccess {
   subject: Subject;
   severity: Severity;
-  /** grant path → what it allows (`pods` → verbs). */
-  paths: Map<string, Map<string, Set<string>>>;
+  paths: AccessTree;
+}
+
+function child<V>(map: Map<string, V>, key: string, make: () => NoInfer<V>): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = make();
+    map.set(key, value);
+  }
+  return value;
 }
 
 /**
@@ -344,25 +361,17 @@ interface SubjectAccess {
 export class AccessBySubject {
   private readonly bySubject = new Map<string, SubjectAccess>();
 
-  add(grant: AccessGrant, verb: string, what: string, severity: Severity): void {
-    const key = subjectText(grant.subject);
-    let entry = this.bySubject.get(key);
-    if (!entry) {
-      entry = { subject: grant.subject, severity, paths: new Map() };
-      this.bySubject.set(key, entry);
-    }
+  add(grant: AccessGrant, verb: string, target: AccessTarget, severity: Severity): void {
+    const entry = child(this.bySubject, subjectText(grant.subject), (): SubjectAccess => ({
+      subject: grant.subject,
+      severity,
+      paths: new Map(),
+    }));
     if (worse(severity, entry.severity)) entry.severity = severity;
-    const path = grantPath(grant);
     const names = grant.resourceNames ? ` named ${grant.resourceNames.join(", ")}` : "";
-    let resources = entry.paths.get(path);
-    if (!resources) {
-      resources = new Map();
-      entry.paths.set(path, resources);
-    }
-    const label = `${what}${names}`;
-    const verbs = resources.get(label) ?? new Set<string>();
-    verbs.add(verb);
-    resources.set(label, verbs);
+    const scopes = child(entry.paths, grantPath(grant), () => new Map());
+    const resources = child(scopes, target.scope, () => new Map<string, Set<string>>());
+    child(resources, `${target.resource}${names}`, () => new Set<string>()).add(verb);
   }
 
   /** Subjects in a stable order, each with its worst severity and a description of its access. */
@@ -375,11 +384,19 @@ export class AccessBySubject {
   }
 }
 
+/** `create/update virtualservices, gateways in shop (through RoleBinding shop/x → Role y)`. */
 function describe(entry: SubjectAccess): string {
   return [...entry.paths]
-    .map(([path, resources]) => {
-      const what = [...resources].map(([label, verbs]) => `${[...verbs].join("/")} ${label}`);
-      return `${what.join(", ")} (through ${path})`;
+    .map(([path, scopes]) => {
+      const parts = [...scopes].flatMap(([scope, resources]) => {
+        // Resources with the same verbs read as one phrase.
+        const byVerbs = new Map<string, string[]>();
+        for (const [label, verbs] of resources) {
+          child(byVerbs, [...verbs].join("/"), () => []).push(label);
+        }
+        return [...byVerbs].map(([verbs, labels]) => `${verbs} ${labels.join(", ")} ${scope}`);
+      });
+      return `${parts.join(", ")} (through ${path})`;
     })
     .join("; ");
 }

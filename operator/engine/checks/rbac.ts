@@ -24,6 +24,7 @@ import {
   subjectText,
   type AccessGrant,
   type AccessRequest,
+  type AccessTarget,
   type TrustContext,
 } from "../rbac.js";
 import type { Severity } from "../types.js";
@@ -54,7 +55,7 @@ function rbacIndex(ctx: CheckContext, check: ClusterCheck, emit: Emitter): RbacI
 /** One question to the RBAC index, and how to report a grant that answers it. */
 interface Question {
   request: AccessRequest;
-  what: string;
+  what: AccessTarget;
   severity: Severity | ((grant: AccessGrant) => Severity);
   /** Skips grants that do not matter for this question (e.g. name-limited create rules). */
   keep?: (grant: AccessGrant) => boolean;
@@ -118,7 +119,7 @@ function controlPlaneQuestions(namespace: string): Question[] {
   return CONTROL_PLANE_TARGETS.flatMap((t) =>
     t.verbs.map((verb) => ({
       request: { verb, group: t.group, resource: t.resource, namespace },
-      what: `${t.resource} in ${namespace}`,
+      what: { resource: t.resource, scope: `in ${namespace}` },
       severity: "critical" as const,
       keep: effectiveGrant(verb, t.resource),
     })),
@@ -211,7 +212,7 @@ export const rbacCaSecretRead: ClusterCheck = {
       const questions = CA_SECRETS.flatMap((name) =>
         READ_VERBS.map((verb) => ({
           request: { verb, group: "", resource: "secrets", name, namespace },
-          what: `Secret ${namespace}/${name}`,
+          what: { resource: `Secret ${name}`, scope: `in ${namespace}` },
           severity: "critical" as const,
         })),
       );
@@ -275,7 +276,7 @@ function istioWriteQuestions(
       WRITE_VERBS.map((verb) => {
         const request: AccessRequest = { verb, group, resource };
         if (namespace !== undefined) request.namespace = namespace;
-        const q: Question = { request, what: `${group} ${resource} ${where}`, severity };
+        const q: Question = { request, what: { resource, scope: where }, severity };
         if (keep) q.keep = keep;
         return q;
       }),
@@ -307,7 +308,7 @@ function exportedQuestions(namespace: string, resources: readonly string[]): Que
   return resources.flatMap((resource) =>
     WRITE_VERBS.map((verb) => ({
       request: { verb, group: "networking.istio.io", resource, namespace },
-      what: `networking.istio.io ${resource} in ${namespace} (exported to all namespaces)`,
+      what: { resource, scope: `in ${namespace} (exported to every namespace)` },
       severity: ownerSeverity,
       keep: grantedByRoleBinding,
     })),
