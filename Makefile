@@ -32,7 +32,7 @@ test-unit: build
 
 scan-examples: build
 	@echo "== hardened-mesh"
-	@$(CLI) scan deploy/examples/hardened-mesh --fail-on none
+	@$(CLI) scan deploy/examples/hardened-mesh --policy deploy/examples/policies/hardened.yaml --fail-on none
 	@echo
 	@echo "== insecure-mesh"
 	@$(CLI) scan deploy/examples/insecure-mesh --fail-on none
