@@ -1,0 +1,286 @@
+// One reflector per watched kind: a paged list, then a watch from the list's resourceVersion with
+// bookmarks and a server-side timeout, resumed from the last version seen. It is supervised: a
+// watch that ends is reopened at once, 410 Gone relists, 403/404 mark the kind unavailable and are
+// retried slowly, and any other failure is retried with capped jittered backoff. It never stops on
+// its own; only stop() or a new version from discovery ends a run.
+import type { Logger } from "winston";
+import type { KubeObject } from "../engine/types.js";
+import { Backoff, sleep, type BackoffOptions } from "./backoff.js";
+import {
+  FORBIDDEN,
+  GONE,
+  KubeApiError,
+  NOT_FOUND,
+  statusError,
+  type StatusObject,
+  type Transport,
+  type WatchLine,
+} from "./http.js";
+import { resourceKindKey, type WatchedResource } from "./resources.js";
+import { stripObject } from "./strip.js";
+import type { CacheMetrics, KindStatus, ObjectChange } from "./types.js";
+
+const LIST_ACCEPT_METADATA = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1";
+const WATCH_ACCEPT_METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1";
+/** A watch the server has not ended this long after its own timeout is treated as stalled. */
+const STALL_GRACE_SECONDS = 30;
+
+export const REASON_FORBIDDEN = "forbidden";
+export const REASON_NOT_INSTALLED = "not installed";
+
+export interface ReflectorOptions {
+  resource: WatchedResource;
+  transport: Transport;
+  logger: Logger;
+  metrics: CacheMetrics | undefined;
+  /** Base server-side watch timeout; each watch asks for a random value in [base, 2 × base). */
+  watchTimeoutSeconds: number;
+  backoff: BackoffOptions;
+  /** How long a forbidden or missing kind waits before it is tried again. */
+  retryUnavailableMs: number;
+  pageSize: number;
+  /** Object changes, and RELISTED after every list. */
+  onChange: (change: ObjectChange) => void;
+  /** Availability or sync state changed. */
+  onState: () => void;
+}
+
+interface ListPage {
+  metadata?: { resourceVersion?: string; continue?: string };
+  items?: unknown[];
+}
+
+interface WatchedObject {
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string };
+}
+
+function objectKey(namespace: string | undefined, name: string): string {
+  return `${namespace ?? ""}/${name}`;
+}
+
+export class Reflector {
+  readonly kind: string;
+  readonly resource: WatchedResource;
+  /** The stripped objects, by `namespace/name`. */
+  readonly store = new Map<string, KubeObject>();
+  private version: string | undefined;
+  private available = false;
+  private reason: string | undefined = "not yet discovered";
+  private synced = false;
+  /** setVersion was called at least once: "not installed" is then known, not assumed. */
+  private discovered = false;
+  private run: { abort: AbortController; done: Promise<void> } | undefined;
+  private resourceVersion: string | undefined;
+  private readonly random: () => number;
+
+  constructor(private readonly options: ReflectorOptions) {
+    this.resource = options.resource;
+    this.kind = resourceKindKey(options.resource);
+    this.random = options.backoff.random ?? Math.random;
+  }
+
+  status(): KindStatus {
+    const status: KindStatus = {
+      kind: this.kind,
+      available: this.available,
+      synced: this.synced,
+      objects: this.store.size,
+    };
+    if (this.reason !== undefined) status.reason = this.reason;
+    if (this.version !== undefined) status.version = this.version;
+    return status;
+  }
+
+  /** Synced, or known to be unreadable (forbidden, not installed): nothing more to wait for. */
+  settled(): boolean {
+    return this.synced || this.reason === REASON_FORBIDDEN || this.reason === REASON_NOT_INSTALLED;
+  }
+
+  /** Applies a discovery result: (re)starts on a new version, stops when no longer served. */
+  async setVersion(version: string | undefined): Promise<void> {
+    if (this.discovered && version === this.version) return;
+    await this.stop();
+    this.discovered = true;
+    this.version = version;
+    if (version === undefined) {
+      this.markUnavailable(REASON_NOT_INSTALLED);
+      return;
+    }
+    const abort = new AbortController();
+    this.run = { abort, done: this.supervise(version, abort.signal) };
+  }
+
+  async stop(): Promise<void> {
+    const run = this.run;
+    this.run = undefined;
+    if (run === undefined) return;
+    run.abort.abort();
+    await run.done;
+  }
+
+  /** The supervision loop: runs until aborted, whatever the server does. */
+  private async supervise(version: string, signal: AbortSignal): Promise<void> {
+    const backoff = new Backoff(this.options.backoff);
+    this.resourceVersion = undefined;
+    for (;;) {
+      const delayMs = await this.attempt(version, signal, backoff);
+      if (signal.aborted) return;
+      this.options.metrics?.watchRestart(this.kind);
+      await sleep(delayMs, signal);
+    }
+  }
+
+  /** Lists when needed, then watches; returns how long to wait before the next attempt. */
+  private async attempt(version: string, signal: AbortSignal, backoff: Backoff): Promise<number> {
+    try {
+      if (this.resourceVersion === undefined) {
+        await this.list(version, signal);
+        backoff.reset();
+      }
+      await this.watch(version, signal);
+      this.options.logger.debug("watch ended; reopening", { kind: this.kind });
+      return 0;
+    } catch (error) {
+      return signal.aborted ? 0 : this.recover(error, backoff);
+    }
+  }
+
+  /** Sorts a failure and returns how long to wait before the next attempt. */
+  private recover(error: unknown, backoff: Backoff): number {
+    const code = error instanceof KubeApiError ? error.code : 0;
+    const message = error instanceof Error ? error.message : String(error);
+    const fields = { kind: this.kind, code, error: message };
+    if (code === GONE) {
+      this.options.logger.info("resourceVersion expired; relisting", fields);
+      this.resourceVersion = undefined;
+      return backoff.next() / 4;
+    }
+    if (code === FORBIDDEN || code === NOT_FOUND) {
+      const reason = code === FORBIDDEN ? REASON_FORBIDDEN : REASON_NOT_INSTALLED;
+      if (this.reason !== reason) this.options.logger.warn(`kind ${reason}`, fields);
+      this.resourceVersion = undefined;
+      this.markUnavailable(reason);
+      return this.options.retryUnavailableMs;
+    }
+    const delayMs = backoff.next();
+    this.options.logger.warn("watch failed; retrying", { ...fields, delayMs });
+    // Once listed, a transient failure keeps the last data; before that the kind is unknown.
+    if (!this.synced) this.setAvailability(false, message);
+    return delayMs;
+  }
+
+  private markUnavailable(reason: string): void {
+    const hadObjects = this.store.size > 0;
+    this.store.clear();
+    this.synced = false;
+    this.setAvailability(false, reason);
+    this.options.metrics?.objects(this.kind, 0);
+    if (hadObjects) this.options.onChange({ kind: this.kind, name: "", type: "RELISTED" });
+  }
+
+  private setAvailability(available: boolean, reason: string | undefined): void {
+    const changed = this.available !== available || this.reason !== reason;
+    this.available = available;
+    this.reason = reason;
+    if (!changed) return;
+    this.options.metrics?.available(this.kind, available);
+    this.options.onState();
+  }
+
+  private collectionPath(version: string): string {
+    const { group, resource } = this.options.resource;
+    return group === "" ? `/api/${version}/${resource}` : `/apis/${group}/${version}/${resource}`;
+  }
+
+  /** Reads every page, then replaces the store in one step. */
+  private async list(version: string, signal: AbortSignal): Promise<void> {
+    const items = new Map<string, KubeObject>();
+    let token: string | undefined;
+    let resourceVersion = "";
+    do {
+      const page = await this.listPage(version, token);
+      for (const item of page.items ?? []) {
+        this.keep(items, stripObject(this.options.resource, version, item));
+      }
+      resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
+      token = page.metadata?.continue;
+    } while (token !== undefined && token !== "" && !signal.aborted);
+    if (signal.aborted) return;
+    this.replaceStore(items, resourceVersion);
+  }
+
+  private async listPage(version: string, token: string | undefined): Promise<ListPage> {
+    const accept = this.options.resource.metadataOnly === true ? LIST_ACCEPT_METADATA : undefined;
+    const query = new URLSearchParams({ limit: String(this.options.pageSize) });
+    if (token !== undefined) query.set("continue", token);
+    const path = `${this.collectionPath(version)}?${query.toString()}`;
+    return (await this.options.transport.getJson(path, accept)) as ListPage;
+  }
+
+  private keep(items: Map<string, KubeObject>, obj: KubeObject): void {
+    items.set(objectKey(obj.metadata.namespace, obj.metadata.name ?? ""), obj);
+  }
+
+  private replaceStore(items: Map<string, KubeObject>, resourceVersion: string): void {
+    this.store.clear();
+    for (const [key, obj] of items) this.store.set(key, obj);
+    this.resourceVersion = resourceVersion;
+    this.options.metrics?.objects(this.kind, this.store.size);
+    // Reported before the sync state changes, so the cache's very first list is not announced.
+    this.options.onChange({ kind: this.kind, name: "", type: "RELISTED" });
+    this.synced = true;
+    this.setAvailability(true, undefined);
+    this.options.onState();
+  }
+
+  /** One watch stream, from the current resourceVersion until the server or the stall timer ends it. */
+  private async watch(version: string, signal: AbortSignal): Promise<void> {
+    const base = this.options.watchTimeoutSeconds;
+    const timeoutSeconds = base + Math.floor(this.random() * base);
+    const query = new URLSearchParams({
+      watch: "1",
+      allowWatchBookmarks: "true",
+      timeoutSeconds: String(timeoutSeconds),
+      resourceVersion: this.resourceVersion ?? "",
+    });
+    const path = `${this.collectionPath(version)}?${query.toString()}`;
+    const accept = this.options.resource.metadataOnly === true ? WATCH_ACCEPT_METADATA : undefined;
+    const stream = new AbortController();
+    const stopStream = (): void => {
+      stream.abort();
+    };
+    signal.addEventListener("abort", stopStream);
+    const stall = setTimeout(stopStream, (timeoutSeconds + STALL_GRACE_SECONDS) * 1000);
+    try {
+      await this.options.transport.watch(path, accept, stream.signal, (line) => {
+        this.apply(version, line);
+      });
+      if (stream.signal.aborted && !signal.aborted) throw new KubeApiError("watch stalled", 0);
+    } finally {
+      clearTimeout(stall);
+      signal.removeEventListener("abort", stopStream);
+    }
+  }
+
+  private apply(version: string, line: WatchLine): void {
+    if (line.type === "ERROR") throw statusError(line.object as StatusObject, 500);
+    const rv = (line.object as WatchedObject).metadata?.resourceVersion;
+    if (rv !== undefined && rv !== "") this.resourceVersion = rv;
+    if (line.type === "ADDED" || line.type === "MODIFIED" || line.type === "DELETED") {
+      this.applyChange(line.type, stripObject(this.options.resource, version, line.object));
+    }
+    // BOOKMARK only advances the resourceVersion; unknown types are ignored.
+  }
+
+  private applyChange(type: "ADDED" | "MODIFIED" | "DELETED", obj: KubeObject): void {
+    const { namespace, name = "" } = obj.metadata;
+    const key = objectKey(namespace, name);
+    if (type === "DELETED") this.store.delete(key);
+    else this.store.set(key, obj);
+    this.options.metrics?.watchEvent(this.kind);
+    this.options.metrics?.objects(this.kind, this.store.size);
+    const change: ObjectChange = { kind: this.kind, name, type };
+    if (namespace !== undefined) change.namespace = namespace;
+    this.options.onChange(change);
+  }
+}

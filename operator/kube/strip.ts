@@ -1,0 +1,114 @@
+// What the cache keeps of an object: only the fields the checks read. Pure, so it is measured and
+// tested without a server. Status is kept only where a check reads it (Pod phase, Certificate
+// expiry); managedFields shrink to who changed the object and whether they own its spec, which is
+// what the GitOps-drift check needs; data is kept only in Istio's own ConfigMaps.
+import type { KubeObject } from "../engine/types.js";
+import type { WatchedResource } from "./resources.js";
+
+const KEPT_METADATA = [
+  "name",
+  "namespace",
+  "uid",
+  "resourceVersion",
+  "generation",
+  "creationTimestamp",
+  "deletionTimestamp",
+  "labels",
+  "annotations",
+  "ownerReferences",
+] as const;
+
+const KEPT_MANAGED_FIELDS = ["manager", "operation", "time", "subresource", "apiVersion"] as const;
+
+type Json = Record<string, unknown>;
+
+function isRecord(value: unknown): value is Json {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** The apiVersion a resource is read under, e.g. `security.istio.io/v1` or `v1`. */
+export function apiVersionOf(resource: WatchedResource, version: string): string {
+  return resource.group === "" ? version : `${resource.group}/${version}`;
+}
+
+/** True for the ConfigMaps whose data the checks read: the mesh config and injector templates. */
+export function isIstioConfigMap(name: string): boolean {
+  return name === "istio" || name.startsWith("istio-");
+}
+
+/**
+ * The stripped copy of an object read from the API server. apiVersion and kind are set from the
+ * resource, since list items and metadata-only objects do not carry the real ones.
+ */
+export function stripObject(resource: WatchedResource, version: string, raw: unknown): KubeObject {
+  const source = isRecord(raw) ? raw : {};
+  const metadata = stripMetadata(source["metadata"]);
+  const out: Json = { apiVersion: apiVersionOf(resource, version), kind: resource.kind, metadata };
+  copyBody(resource, source, out, metadata);
+  return out as unknown as KubeObject;
+}
+
+function stripMetadata(raw: unknown): Json {
+  const source = isRecord(raw) ? raw : {};
+  const out: Json = {};
+  for (const key of KEPT_METADATA) {
+    if (source[key] !== undefined) out[key] = source[key];
+  }
+  const managed = source["managedFields"];
+  if (Array.isArray(managed)) out["managedFields"] = managed.map(stripManagedField);
+  return out;
+}
+
+function stripManagedField(entry: unknown): Json {
+  const source = isRecord(entry) ? entry : {};
+  const out: Json = {};
+  for (const key of KEPT_MANAGED_FIELDS) {
+    if (source[key] !== undefined) out[key] = source[key];
+  }
+  const fields = source["fieldsV1"];
+  if (isRecord(fields) && fields["f:spec"] !== undefined) {
+    out["fieldsType"] = "FieldsV1";
+    out["fieldsV1"] = { "f:spec": {} };
+  }
+  return out;
+}
+
+const DROPPED_TOP_LEVEL = new Set([
+  "apiVersion",
+  "kind",
+  "metadata",
+  "status",
+  "data",
+  "binaryData",
+]);
+
+/** Copies spec and any kind-specific top-level fields the checks read. */
+function copyBody(resource: WatchedResource, source: Json, out: Json, metadata: Json): void {
+  if (resource.metadataOnly === true) return;
+  for (const [key, value] of Object.entries(source)) {
+    if (!DROPPED_TOP_LEVEL.has(key)) out[key] = value;
+  }
+  const status = keptStatus(resource, source["status"]);
+  if (status !== undefined) out["status"] = status;
+  if (keepsData(resource, metadata) && source["data"] !== undefined) out["data"] = source["data"];
+}
+
+function keepsData(resource: WatchedResource, metadata: Json): boolean {
+  if (resource.group !== "" || resource.kind !== "ConfigMap") return false;
+  return typeof metadata["name"] === "string" && isIstioConfigMap(metadata["name"]);
+}
+
+function keptStatus(resource: WatchedResource, status: unknown): Json | undefined {
+  if (!isRecord(status)) return undefined;
+  if (resource.group === "" && resource.kind === "Pod") {
+    return status["phase"] === undefined ? {} : { phase: status["phase"] };
+  }
+  if (resource.group === "cert-manager.io" && resource.kind === "Certificate") {
+    const out: Json = {};
+    for (const key of ["conditions", "notAfter", "notBefore", "renewalTime"]) {
+      if (status[key] !== undefined) out[key] = status[key];
+    }
+    return out;
+  }
+  return undefined;
+}
