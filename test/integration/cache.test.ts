@@ -209,6 +209,39 @@ describe("cluster cache on a real API server", () => {
     }
   });
 
+  it("keeps a smaller copy of a Pod than the server sends", run, async (t) => {
+    const ns = env.namespace;
+    const cache = await startCache();
+    try {
+      // The ServiceAccount made for the cache exists in this namespace; "default" does not,
+      // since no controller manager runs here.
+      const pod = {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "web", labels: { app: "web" }, annotations: { note: "x" } },
+        spec: {
+          serviceAccountName: `reader-${accounts}`,
+          containers: [
+            { name: "app", image: "example.test/app:1", ports: [{ containerPort: 80 }] },
+          ],
+        },
+      };
+      const url = `${env.cp.server}/api/v1/namespaces/${ns}/pods`;
+      const created = await httpCall({ url, json: pod, tls: env.cp.tls });
+      assert.equal(created.status, 201, created.body);
+      await eventually("the Pod", () => names(cache, K.Pod, ns).join() === "web");
+
+      const served = await httpCall({ url: `${url}/web`, tls: env.cp.tls });
+      const cached = cache.snapshot().inNamespace(K.Pod, ns)[0];
+      const before = served.body.length;
+      const after = JSON.stringify(cached).length;
+      t.diagnostic(`Pod JSON: ${before} bytes as served, ${after} bytes cached`);
+      assert.ok(after < before);
+    } finally {
+      await cache.stop();
+    }
+  });
+
   it("ends with a correct cache after the API server restarts mid-watch", run, async () => {
     const ns = env.namespace;
     await core().createNamespacedConfigMap({ namespace: ns, body: configMap("kept") });
