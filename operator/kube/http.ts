@@ -20,6 +20,9 @@ export class KubeApiError extends Error {
   }
 }
 
+/** Longest a list page or discovery call may take. */
+const REQUEST_TIMEOUT_MS = 60_000;
+
 export const GONE = 410;
 export const FORBIDDEN = 403;
 export const NOT_FOUND = 404;
@@ -64,7 +67,9 @@ export function createTransport(kubeConfig: KubeConfig): Transport {
   const base = new URL(server);
   return {
     getJson: async (path, accept) => {
-      const response = await open(kubeConfig, base, path, accept, undefined);
+      // A list or discovery call that hangs (a paused API server) must fail so it is retried.
+      const signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+      const response = await open(kubeConfig, base, path, accept, signal);
       const body = await readBody(response);
       return parseJson(body, path);
     },
