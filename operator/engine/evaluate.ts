@@ -48,7 +48,8 @@ export function evaluatePartition(
   const result: PartitionResult = { partition, findings: [], unknown: [] };
   const namespace =
     partition === CLUSTER_PARTITION ? undefined : partition.slice("namespace/".length);
-  for (const check of activeChecks(checks, ctx.policy)) {
+  const wanted = namespace === undefined ? "cluster" : "namespace";
+  for (const check of activeChecks(checks, ctx.policy).filter((c) => c.scope === wanted)) {
     const emit = new Emitter(check);
     if (check.scope === "cluster" && namespace === undefined) check.run(ctx, emit);
     if (check.scope === "namespace" && namespace !== undefined) {

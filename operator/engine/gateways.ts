@@ -328,3 +328,22 @@ export function ingressGateways(ctx: CheckContext): IngressGateway[] {
 function manuallyDeployed(gw: KubeObject): boolean {
   return objs(at(gw, "spec", "addresses")).some((a) => str(a.type) === "Hostname");
 }
+
+/**
+ * An offline scan may hold a Gateway but not the gateway Deployment it selects (installed by Helm
+ * or from another repository). The gateway's capacity and rate limits cannot be judged then, which
+ * is Unknown, not a pass. In a cluster every workload is visible, so a Gateway that selects
+ * nothing deploys nothing to judge. Returns the reason, or undefined when nothing is unseen.
+ */
+export function unseenGatewayWorkloads(ctx: CheckContext): string | undefined {
+  if (ctx.snapshot.namespacesComplete) return undefined;
+  const unseen = istioGateways(ctx).filter(
+    (gw) => !selectsEgress(gw) && selectedGatewayWorkloads(ctx, gw).length === 0,
+  );
+  if (unseen.length === 0) return undefined;
+  const names = unseen.map((gw) => `${refOf(gw).namespace ?? ""}/${gw.metadata.name ?? ""}`);
+  return (
+    `the gateway workloads selected by Gateway ${names.join(", ")} are not in the input, so ` +
+    `they cannot be judged`
+  );
+}

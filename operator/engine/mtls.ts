@@ -111,12 +111,28 @@ export function byAge(a: PeerAuthn, b: PeerAuthn): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
+/**
+ * Parsed PeerAuthentications per snapshot and namespace. A snapshot never changes, and every
+ * workload of a namespace resolves against the same policies, so they are parsed once.
+ */
+const parsedBySnapshot = new WeakMap<Snapshot, Map<string, PeerAuthn[]>>();
+
 /** The PeerAuthentications of one namespace, parsed and sorted oldest first. */
 export function peerAuthentications(snapshot: Snapshot, namespace: string): PeerAuthn[] {
-  return snapshot
-    .inNamespace(K.PeerAuthentication, namespace)
-    .map(parsePeerAuthentication)
-    .sort(byAge);
+  let byNamespace = parsedBySnapshot.get(snapshot);
+  if (!byNamespace) {
+    byNamespace = new Map();
+    parsedBySnapshot.set(snapshot, byNamespace);
+  }
+  let parsed = byNamespace.get(namespace);
+  if (!parsed) {
+    parsed = snapshot
+      .inNamespace(K.PeerAuthentication, namespace)
+      .map(parsePeerAuthentication)
+      .sort(byAge);
+    byNamespace.set(namespace, parsed);
+  }
+  return [...parsed];
 }
 
 export function describePolicy(pa: PeerAuthn): string {

@@ -113,7 +113,10 @@ corpusDescribe("gateways and access logging on the Istio samples", () => {
       "httpbin/httpbin-gateway.yaml",
       "helloworld/helloworld-gateway.yaml",
     ]) {
-      const found = verdicts(load(SAMPLES, file)).filter((v) => !v.startsWith("access-logging"));
+      // The gateway Deployment is not in these files: its capacity is Unknown, not a pass.
+      const all = verdicts(load(SAMPLES, file));
+      assert.ok(all.includes("gateway-autoscaling-missing unknown"), file);
+      const found = all.filter((v) => !v.startsWith("access-logging") && !v.endsWith(" unknown"));
       assert.equal(found.length, 1, file);
       assert.match(found[0] ?? "", /^gateway-plaintext-listener medium Gateway default\//, file);
     }
@@ -123,7 +126,9 @@ corpusDescribe("gateways and access logging on the Istio samples", () => {
     const found = verdicts(load(SAMPLES, "bookinfo/networking/certmanager-gateway.yaml"));
     assert.deepEqual(found, [
       "access-logging-off unknown",
+      "gateway-autoscaling-missing unknown",
       "gateway-plaintext-listener low Gateway istio-system/cert-manager-gateway",
+      "gateway-resources-missing unknown",
     ]);
   });
 
@@ -141,14 +146,23 @@ corpusDescribe("gateways and access logging on the Istio samples", () => {
     const found = verdicts(
       load(SAMPLES, "multicluster/expose-istiod.yaml", "multicluster/expose-services.yaml"),
     );
-    assert.deepEqual(found, ["access-logging-off unknown"]);
+    assert.deepEqual(found, [
+      "access-logging-off unknown",
+      "gateway-autoscaling-missing unknown",
+      "gateway-resources-missing unknown",
+    ]);
   });
 
   it("says Unknown, not absent, for the $CREDENTIAL_NAME placeholder of expose-istiod-https", () => {
     // Recorded difference: the README notes the placeholder secret will not exist. Without
     // Secrets (and without the east-west gateway Deployment) in the input we cannot claim that.
     const found = verdicts(load(SAMPLES, "multicluster/expose-istiod-https.yaml"));
-    assert.deepEqual(found, ["access-logging-off unknown", "gateway-credential-missing unknown"]);
+    assert.deepEqual(found, [
+      "access-logging-off unknown",
+      "gateway-autoscaling-missing unknown",
+      "gateway-credential-missing unknown",
+      "gateway-resources-missing unknown",
+    ]);
   });
 
   it("passes the mesh-wide loki Telemetry, as the README expects", () => {

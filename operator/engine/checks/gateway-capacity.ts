@@ -2,9 +2,15 @@
 // and gateway proxies without resource requests and limits. Which Deployments are ingress gateways
 // depends on Gateways in any namespace, so these checks run in the cluster partition.
 
-import { inputsAvailable, type Check, type CheckContext, type ClusterCheck } from "../check.js";
+import {
+  inputsAvailable,
+  type Check,
+  type CheckContext,
+  type ClusterCheck,
+  type Emitter,
+} from "../check.js";
 import { at, num, obj, objs, str, stringMap } from "../fields.js";
-import { ingressGateways, type IngressGateway } from "../gateways.js";
+import { ingressGateways, unseenGatewayWorkloads, type IngressGateway } from "../gateways.js";
 import { K } from "../kinds.js";
 import { podTemplateOf } from "../mesh.js";
 import type { KubeObject } from "../types.js";
@@ -63,6 +69,7 @@ export const gatewayAutoscalingMissing: ClusterCheck = {
   inputs: [K.Deployment, K.HorizontalPodAutoscaler, K.Gateway, K.K8sGateway],
   run(ctx, emit) {
     if (!inputsAvailable(ctx, this, emit)) return;
+    reportUnseenGateways(ctx, emit);
     for (const g of ingressGateways(ctx)) {
       const hpa = hpaFor(ctx, g);
       if (hpa) {
@@ -86,6 +93,11 @@ export const gatewayAutoscalingMissing: ClusterCheck = {
     }
   },
 };
+
+function reportUnseenGateways(ctx: CheckContext, emit: Emitter): void {
+  const reason = unseenGatewayWorkloads(ctx);
+  if (reason !== undefined) emit.unknown(reason);
+}
 
 const RESOURCE_KEYS = ["requests.cpu", "requests.memory", "limits.cpu", "limits.memory"] as const;
 
@@ -171,6 +183,7 @@ export const gatewayResourcesMissing: ClusterCheck = {
   inputs: [K.Deployment, K.Gateway, K.K8sGateway],
   run(ctx, emit) {
     if (!inputsAvailable(ctx, this, emit)) return;
+    reportUnseenGateways(ctx, emit);
     for (const g of ingressGateways(ctx)) {
       // Istio's generated Deployments take their resources from the injector's proxy values.
       if (g.generated) continue;

@@ -19,6 +19,7 @@ import {
   type ProxyView,
 } from "../controlplane.js";
 import { at, isObj, num, obj, objs, str, stringMap, strs, type Obj } from "../fields.js";
+import { unseenGatewayWorkloads } from "../gateways.js";
 import { K } from "../kinds.js";
 import type { Workload } from "../mesh.js";
 import { parseSelector, selectorMatches } from "../selectors.js";
@@ -303,6 +304,8 @@ export const rateLimitMissing: ClusterCheck = {
   inputs: [K.Deployment, K.EnvoyFilter, K.WasmPlugin, K.K8sGateway],
   run(ctx, emit) {
     if (!inputsAvailable(ctx, this, emit)) return;
+    const unseen = unseenGatewayWorkloads(ctx);
+    if (unseen !== undefined) emit.unknown(unseen);
     const root = ctx.mesh.rootNamespace;
     const limiters = [...ctx.snapshot.all(K.EnvoyFilter), ...ctx.snapshot.all(K.WasmPlugin)].filter(
       limitsRate,

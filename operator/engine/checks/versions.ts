@@ -18,6 +18,7 @@ import {
 } from "../controlplane.js";
 import { proxyContainer } from "../mesh.js";
 import { str } from "../fields.js";
+import { isIstiodDeployment } from "../fingerprint.js";
 import { K } from "../kinds.js";
 import type { Severity } from "../types.js";
 import {
@@ -93,8 +94,10 @@ function skewSeverity(proxy: Version, istiod: Version): Severity | undefined {
 /** Versions of the istiods in the root namespace, by the revision each serves. */
 function rootIstiodVersions(ctx: CheckContext): Map<string, Version | undefined> {
   const istiods = new Map<string, Version | undefined>();
-  for (const d of istiodDeployments(ctx.snapshot)) {
-    if (d.metadata.namespace !== ctx.mesh.rootNamespace) continue;
+  // A namespace check may read only the root namespace besides its own, and reading just that
+  // namespace keeps this independent of the cluster's size.
+  for (const d of ctx.snapshot.inNamespace(K.Deployment, ctx.mesh.rootNamespace)) {
+    if (!isIstiodDeployment(d)) continue;
     istiods.set(istiodRevision(d), imageVersion(str(istiodContainer(d)?.image)));
   }
   return istiods;

@@ -657,3 +657,28 @@ describe("certificateProblem", () => {
     assert.equal(certificateProblem(cert, NOW), undefined);
   });
 });
+
+describe("gateway capacity when the gateway workload is not in the input", () => {
+  const gatewayOnly = `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: public, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+    - port: {number: 80, name: http, protocol: HTTP}
+      hosts: ["*"]
+      tls: {httpsRedirect: true}
+`;
+  for (const check of [gatewayAutoscalingMissing, gatewayResourcesMissing]) {
+    it(`${check.id} says Unknown offline instead of passing`, () => {
+      const r = runCheck(check, gatewayOnly);
+      assert.deepEqual(r.findings, []);
+      assert.match(r.unknown[0]?.reason ?? "", /Gateway istio-system\/public are not in the input/);
+    });
+
+    it(`${check.id} judges nothing and claims nothing in a cluster where the Gateway selects no pod`, () => {
+      const r = runCheck(check, gatewayOnly, { snapshot: { namespacesComplete: true } });
+      assert.deepEqual([r.findings, r.unknown], [[], []]);
+    });
+  }
+});
