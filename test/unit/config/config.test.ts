@@ -27,7 +27,7 @@ describe("operator configuration", () => {
     assert.equal(c.watchTimeoutSeconds, 300);
     assert.equal(c.leaderElection, true);
     assert.equal(c.identity, "host-a_42");
-    assert.equal(c.leaseNamespace, "mesh-compliance");
+    assert.equal(c.leaseNamespace, "mesh-compliance-system");
     assert.equal(c.kubeconfig, undefined);
   });
 
