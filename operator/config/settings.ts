@@ -147,7 +147,8 @@ export const SETTINGS = {
   leaseNamespace: {
     flag: "lease-namespace",
     env: "MESH_COMPLIANCE_LEASE_NAMESPACE",
-    description: "namespace of the Lease (default: the pod's namespace, else mesh-compliance-system)",
+    description:
+      "namespace of the Lease (default: the pod's namespace, else mesh-compliance-system)",
     parser: dnsName,
     defaultText: (ctx) => ctx.podNamespace ?? "mesh-compliance-system",
   } satisfies Setting<string>,
