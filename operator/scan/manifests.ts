@@ -31,6 +31,15 @@ export interface LoadedManifests {
 const EXTENSIONS = new Set([".yaml", ".yml", ".json"]);
 
 /**
+ * YAML as the API server reads it: timestamps stay strings (js-yaml's default schema would turn
+ * `creationTimestamp: 2026-01-01T00:00:00Z` into a Date), merge keys still work.
+ */
+export const KUBE_YAML_SCHEMA = yaml.CORE_SCHEMA.extend({
+  // js-yaml exports its built-in types at run time; the type declarations omit them.
+  implicit: [(yaml as unknown as { types: { merge: yaml.Type } }).types.merge],
+});
+
+/**
  * Tool configuration files that share the manifest format but are not cluster objects. They are
  * skipped quietly: reporting them would flag every kustomize repository.
  */
@@ -103,7 +112,7 @@ export function parseText(text: string, file: string, result: LoadedManifests): 
   for (const doc of splitDocuments(text)) {
     let value: unknown;
     try {
-      value = yaml.load(doc.text, { filename: file });
+      value = yaml.load(doc.text, { filename: file, schema: KUBE_YAML_SCHEMA });
     } catch (err) {
       const mark = err instanceof yaml.YAMLException ? err.mark : undefined;
       const line = doc.line + (mark?.line ?? 0);

@@ -11,7 +11,12 @@ import { Snapshot } from "../engine/snapshot.js";
 import type { KubeObject, Severity } from "../engine/types.js";
 import { buildReport, SEVERITY_RANK } from "../report/build.js";
 import type { ComplianceReportStatus } from "../report/types.js";
-import { loadManifests, type InputError, type SourceLocation } from "./manifests.js";
+import {
+  KUBE_YAML_SCHEMA,
+  loadManifests,
+  type InputError,
+  type SourceLocation,
+} from "./manifests.js";
 
 export interface ScanResult {
   report: ComplianceReportStatus;
@@ -29,7 +34,7 @@ export class UsageError extends Error {
 export async function loadPolicy(file: string): Promise<ThreatPolicy> {
   let docs: unknown[];
   try {
-    docs = yaml.loadAll(await readFile(file, "utf8"));
+    docs = yaml.loadAll(await readFile(file, "utf8"), null, { schema: KUBE_YAML_SCHEMA });
   } catch (err) {
     throw new UsageError(`--policy ${file}: ${err instanceof Error ? err.message : String(err)}`);
   }
@@ -59,7 +64,10 @@ export async function scan(
     snapshot,
     policy,
     now,
-    { parseYaml: (t) => yaml.load(t), assumeUndeclaredNamespacesEnrolled: true },
+    {
+      parseYaml: (t) => yaml.load(t, { schema: KUBE_YAML_SCHEMA }),
+      assumeUndeclaredNamespacesEnrolled: true,
+    },
     CHECKS,
   );
   const report = buildReport(evaluation, policy, CHECKS, now);

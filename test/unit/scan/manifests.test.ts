@@ -118,3 +118,14 @@ describe("manifest folders", () => {
     assert.equal(r.sources.get(r.objects[1]!)?.file, join("nested", "b.yml"));
   });
 });
+
+describe("YAML values", () => {
+  it("keeps unquoted timestamps as strings, as the API server does, and honours merge keys", () => {
+    const r = parse(
+      "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  creationTimestamp: 2026-01-01T00:00:00Z\n  labels: &l {app: a}\n  annotations:\n    <<: *l\n    b: c\n",
+    );
+    const meta = r.objects[0]?.metadata;
+    assert.equal(meta?.creationTimestamp, "2026-01-01T00:00:00Z");
+    assert.deepEqual(meta.annotations, { app: "a", b: "c" });
+  });
+});
