@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+/* global fetch */
 // `make demo`: the operator's main job on one command. Starts the test control plane (real
 // kube-apiserver and etcd, built or reused by hack/controlplane/build.sh), installs the CRDs, applies
 // the hardened example mesh and the default ThreatPolicy, runs `mesh-compliance operator` as a
@@ -40,6 +41,19 @@ function table(rows) {
   );
 }
 
+function reportRow(r) {
+  const s = r.status ?? {};
+  const sum = s.summary ?? {};
+  const cells = [s.policy, s.scoreText, s.mitigatedText, sum.violated, sum.violatedCritical];
+  return [
+    r.metadata.name,
+    ...cells,
+    sum.violatedHigh,
+    sum.waived,
+    age(r.metadata.creationTimestamp),
+  ].map((c) => c ?? "");
+}
+
 async function printReports(kc) {
   const api = kc.makeApiClient(CustomObjectsApi);
   const list = await api.listClusterCustomObject({
@@ -51,21 +65,7 @@ async function printReports(kc) {
   const rows = [
     ["NAME", "POLICY", "SCORE", "MITIGATED", "VIOLATED", "CRITICAL", "HIGH", "WAIVED", "AGE"],
   ];
-  for (const r of list.items) {
-    const s = r.status ?? {};
-    const sum = s.summary ?? {};
-    rows.push([
-      r.metadata.name,
-      s.policy ?? "",
-      s.scoreText ?? "",
-      s.mitigatedText ?? "",
-      sum.violated ?? "",
-      sum.violatedCritical ?? "",
-      sum.violatedHigh ?? "",
-      sum.waived ?? "",
-      age(r.metadata.creationTimestamp),
-    ]);
-  }
+  for (const r of list.items) rows.push(reportRow(r));
   for (const line of table(rows)) say(line);
   return list.items[0]?.status;
 }
