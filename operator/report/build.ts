@@ -40,12 +40,20 @@ export const SEVERITY_RANK: Record<Severity, number> = {
   info: 0,
 };
 
+/** Code-point order: deterministic across locales, and much cheaper than localeCompare. */
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Worst first, then by check, resource and message, so reports are stable. */
 export function compareFindings(a: Finding, b: Finding): number {
   return (
     SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] ||
-    a.check.localeCompare(b.check) ||
-    resourceKey(a).localeCompare(resourceKey(b)) ||
-    a.message.localeCompare(b.message)
+    cmp(a.check, b.check) ||
+    cmp(a.resource.namespace ?? "", b.resource.namespace ?? "") ||
+    cmp(a.resource.kind, b.resource.kind) ||
+    cmp(a.resource.name, b.resource.name) ||
+    cmp(a.message, b.message)
   );
 }
 
