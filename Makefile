@@ -4,7 +4,7 @@
 NODE ?= node
 CLI := $(NODE) dist/operator/cli/main.js
 
-.PHONY: all install build check test test-unit controlplane tools scan-examples bench bench-quick clean
+.PHONY: all install build check test test-unit controlplane tools scan-examples demo bench bench-quick clean
 
 all: build
 
@@ -41,6 +41,12 @@ scan-examples: build
 	@echo
 	@echo "== insecure-mesh"
 	@$(CLI) scan deploy/examples/insecure-mesh --fail-on none
+
+# The operator's main job on one command: the test control plane (built from Go modules on the first
+# run), the CRDs, an example mesh, the operator, its report and gauges before and after a switch to
+# PERMISSIVE. Stops everything it started.
+demo: build controlplane
+	$(NODE) hack/demo.mjs
 
 bench: build
 	$(NODE) dist/bench/run.js
