@@ -20,7 +20,7 @@ describe("operator configuration", () => {
     assert.deepEqual(c.metricsAddress, { host: "127.0.0.1", port: 8080 });
     assert.equal(c.inCluster, false);
     assert.equal(c.debounceMs, 200);
-    assert.equal(c.resyncIntervalMs, 600_000);
+    assert.equal(c.resyncIntervalMs, 240_000);
     assert.equal(c.leaseDurationMs, 15_000);
     assert.equal(c.renewDeadlineMs, 10_000);
     assert.equal(c.retryPeriodMs, 2_000);
