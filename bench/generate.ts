@@ -12,6 +12,8 @@ export interface MeshSize {
   pods: number;
   /** Istio policies in total, the mesh-wide ones in istio-system included. */
   policies: number;
+  /** RBAC bindings in total (RoleBindings and ClusterRoleBindings); defaults to `namespaces`. */
+  bindings?: number;
 }
 
 export interface GeneratedMesh {
@@ -116,10 +118,14 @@ export function generateMesh(size: MeshSize, seed = 42, progress?: Progress): Ge
   objects.push(...controlPlane(r));
   const total = plans.length;
   plans.forEach((plan, i) => {
-    objects.push(...namespaceObjects(plan, r));
+    objects.push(...namespaceObjects(plan, i, r));
     if (progress && (i % 250 === 0 || i === total - 1)) progress(i + 1, total);
   });
   objects.push(...policies(plans, size.policies, r));
+  // The platform objects draw from their own generator, so that adding them left the objects
+  // above exactly as they were: figures of earlier runs stay comparable for those.
+  objects.push(...platform(plans, size.bindings ?? size.namespaces, new Random(seed ^ 0x5eed)));
+  for (const o of objects) addManagedFields(o);
   return { objects, counts: countKinds(objects), namespaces: plans.map((p) => p.name) };
 }
 
@@ -186,8 +192,31 @@ function namespaceObject(name: string, labels: Record<string, string>, r: Random
   };
 }
 
-function namespaceObjects(plan: NamespacePlan, r: Random): KubeObject[] {
-  const out: KubeObject[] = [namespaceObject(plan.name, namespaceLabels(plan.flavour), r)];
+/**
+ * Pod Security Admission labels, from the namespace's position so that the random sequence stays
+ * as it was: ambient namespaces enforce `restricted` (no istio-init), most others `baseline`, some
+ * `privileged`, a fifth none at all.
+ */
+function podSecurityLabels(flavour: Flavour, index: number): Record<string, string> {
+  const level =
+    flavour === "ambient"
+      ? "restricted"
+      : index % 10 < 5
+        ? "baseline"
+        : index % 10 < 8
+          ? "privileged"
+          : undefined;
+  if (level === undefined) return {};
+  return {
+    "pod-security.kubernetes.io/enforce": level,
+    "pod-security.kubernetes.io/enforce-version": "latest",
+    "pod-security.kubernetes.io/warn": "restricted",
+  };
+}
+
+function namespaceObjects(plan: NamespacePlan, index: number, r: Random): KubeObject[] {
+  const labels = { ...namespaceLabels(plan.flavour), ...podSecurityLabels(plan.flavour, index) };
+  const out: KubeObject[] = [namespaceObject(plan.name, labels, r)];
   plan.apps.forEach((app, i) => {
     // Odd pod counts: the last deployment runs one replica.
     const replicas = Math.min(2, plan.pods - i * 2);
@@ -986,4 +1015,656 @@ function requestAuthentication(plan: NamespacePlan, index: number, r: Random): K
       ],
     },
   };
+}
+
+// --- platform: RBAC, gateways, certificates, telemetry, injector values ----------------------
+
+const RBAC_API = "rbac.authorization.k8s.io/v1";
+const RBAC_GROUP = "rbac.authorization.k8s.io";
+const ISTIO_GROUPS = ["networking.istio.io", "security.istio.io", "telemetry.istio.io"];
+const READ = ["get", "list", "watch"];
+const WRITE = ["create", "delete", "deletecollection", "patch", "update"];
+
+/** Everything a platform team adds around the mesh, in a fixed order. */
+function platform(plans: readonly NamespacePlan[], bindings: number, r: Random): KubeObject[] {
+  return [
+    ...injectorConfigMaps(),
+    defaultValidator(),
+    ...telemetries(plans),
+    ...ingressGateways(plans, r),
+    ...platformRbac(plans, bindings, r),
+  ];
+}
+
+function configMap(name: string, data: Record<string, string>, revision: string): KubeObject {
+  return {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name, namespace: ROOT, labels: { "istio.io/rev": revision, release: "istiod" } },
+    data,
+  };
+}
+
+/** The injector's ConfigMaps: `values` is JSON, as Helm renders it; `config` holds the templates. */
+function injectorConfigMaps(): KubeObject[] {
+  const values = (revision: string, tag: string): string =>
+    JSON.stringify({
+      global: {
+        hub: "docker.io/istio",
+        tag,
+        imagePullPolicy: "IfNotPresent",
+        logging: { level: "default:info" },
+        proxy: {
+          image: "proxyv2",
+          privileged: false,
+          holdApplicationUntilProxyStarts: true,
+          resources: {
+            requests: { cpu: "100m", memory: "128Mi" },
+            limits: { cpu: "2000m", memory: "1024Mi" },
+          },
+          readinessFailureThreshold: 4,
+          statusPort: 15020,
+        },
+        proxy_init: { image: "proxyv2" },
+      },
+      revision: revision === "default" ? "" : revision,
+      sidecarInjectorWebhook: { rewriteAppHTTPProbe: true, defaultTemplates: [] },
+    });
+  const config = "defaultTemplates: [sidecar]\npolicy: enabled\nalwaysInjectSelector: []\n";
+  return [
+    configMap("istio-sidecar-injector", { values: values("default", "1.28.1"), config }, "default"),
+    configMap(
+      "istio-sidecar-injector-canary",
+      { values: values("canary", "1.29.0"), config },
+      "canary",
+    ),
+  ];
+}
+
+function defaultValidator(): KubeObject {
+  return {
+    apiVersion: "admissionregistration.k8s.io/v1",
+    kind: "ValidatingWebhookConfiguration",
+    metadata: {
+      name: "istiod-default-validator",
+      labels: { app: "istiod", "istio.io/rev": "default", "istio.io/tag": "default" },
+    },
+    webhooks: [
+      {
+        name: "validation.istio.io",
+        clientConfig: { service: { name: "istiod", namespace: ROOT, path: "/validate" } },
+        rules: [
+          {
+            apiGroups: ["security.istio.io", "networking.istio.io", "telemetry.istio.io"],
+            apiVersions: ["*"],
+            operations: ["CREATE", "UPDATE"],
+            resources: ["*"],
+          },
+        ],
+        failurePolicy: "Fail",
+        sideEffects: "None",
+        admissionReviewVersions: ["v1"],
+      },
+    ],
+  };
+}
+
+/** The mesh-wide access-log Telemetry, and one in every hundredth namespace (some turning it off). */
+function telemetries(plans: readonly NamespacePlan[]): KubeObject[] {
+  const out: KubeObject[] = [
+    {
+      apiVersion: "telemetry.istio.io/v1",
+      kind: "Telemetry",
+      metadata: { name: "mesh-default", namespace: ROOT, generation: 1 },
+      spec: { accessLogging: [{ providers: [{ name: "envoy" }] }] },
+    },
+  ];
+  plans.forEach((plan, i) => {
+    if (i % 100 !== 50) return;
+    out.push({
+      apiVersion: "telemetry.istio.io/v1",
+      kind: "Telemetry",
+      metadata: { name: "logging", namespace: plan.name, generation: 1 },
+      spec: {
+        accessLogging: [{ providers: [{ name: "envoy" }], disabled: i % 300 === 50 }],
+        tracing: [{ randomSamplingPercentage: 1 }],
+      },
+    });
+  });
+  return out;
+}
+
+// --- gateways ---
+
+interface GatewayWorkload {
+  name: string;
+  namespace: string;
+  labels: Record<string, string>;
+  replicas: number;
+  serviceType: "LoadBalancer" | "ClusterIP";
+}
+
+const INGRESS: GatewayWorkload = {
+  name: "istio-ingressgateway",
+  namespace: ROOT,
+  labels: { app: "istio-ingressgateway", istio: "ingressgateway" },
+  replicas: 3,
+  serviceType: "LoadBalancer",
+};
+
+const EGRESS: GatewayWorkload = {
+  name: "istio-egressgateway",
+  namespace: ROOT,
+  labels: { app: "istio-egressgateway", istio: "egressgateway" },
+  replicas: 2,
+  serviceType: "ClusterIP",
+};
+
+function teamGateway(plan: NamespacePlan): GatewayWorkload {
+  return {
+    name: `${plan.name}-gateway`,
+    namespace: plan.name,
+    labels: { app: `${plan.name}-gateway`, istio: `${plan.name}-gateway` },
+    replicas: 2,
+    serviceType: "LoadBalancer",
+  };
+}
+
+/**
+ * The shared ingress and egress gateways in istio-system, a dedicated gateway in every 250th
+ * application namespace, Istio Gateway objects in every 25th one, their credentials as Secret
+ * metadata (no data, as the operator's cache keeps them) and cert-manager Certificates.
+ */
+function ingressGateways(plans: readonly NamespacePlan[], r: Random): KubeObject[] {
+  const out: KubeObject[] = [
+    ...gatewayWorkload(INGRESS, r),
+    ...gatewayWorkload(EGRESS, r),
+    ...credential(ROOT, "wildcard-example-com", 0),
+    publicGateway(),
+    egressGateway(),
+  ];
+  plans.forEach((plan, i) => {
+    if (i % 250 === 125) {
+      const gw = teamGateway(plan);
+      out.push(...gatewayWorkload(gw, r), ...credential(plan.name, `${plan.name}-mtls`, i));
+      out.push(teamMutualGateway(plan, gw));
+    }
+    if (i % 25 !== 0) return;
+    // Every twentieth of these names a credential that does not exist (yet).
+    const secret = `${plan.name}-cert`;
+    if (i % 500 !== 0) out.push(...credential(ROOT, secret, i));
+    out.push(sharedIngressGateway(plan, secret, i));
+  });
+  return out;
+}
+
+function gatewayWorkload(gw: GatewayWorkload, r: Random): KubeObject[] {
+  const meta = (): KubeObject["metadata"] => ({
+    name: gw.name,
+    namespace: gw.namespace,
+    labels: { ...gw.labels },
+  });
+  const hash = r.hex(10);
+  const pods: KubeObject[] = [];
+  for (let k = 0; k < gw.replicas; k++) {
+    pods.push({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: {
+        name: `${gw.name}-${hash}-${r.hex(5)}`,
+        namespace: gw.namespace,
+        uid: r.uid(),
+        labels: { ...gw.labels, "pod-template-hash": hash, "sidecar.istio.io/inject": "false" },
+        annotations: { "inject.istio.io/templates": "gateway", "istio.io/rev": "default" },
+        ownerReferences: [
+          { apiVersion: "apps/v1", kind: "ReplicaSet", name: `${gw.name}-${hash}`, uid: r.uid() },
+        ],
+      },
+      spec: gatewayPodSpec(gw),
+      status: { phase: "Running", podIP: `10.${r.int(256)}.${r.int(256)}.${r.int(256)}` },
+    });
+  }
+  return [
+    { apiVersion: "v1", kind: "ServiceAccount", metadata: meta() },
+    {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { ...meta(), uid: r.uid(), generation: 2 },
+      spec: {
+        replicas: gw.replicas,
+        selector: { matchLabels: gw.labels },
+        template: {
+          metadata: {
+            labels: { ...gw.labels, "sidecar.istio.io/inject": "false" },
+            annotations: { "inject.istio.io/templates": "gateway" },
+          },
+          spec: gatewayPodSpec(gw),
+        },
+      },
+      status: { replicas: gw.replicas, readyReplicas: gw.replicas },
+    },
+    ...pods,
+    {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: meta(),
+      spec: {
+        type: gw.serviceType,
+        selector: gw.labels,
+        ports: [
+          { name: "status-port", port: 15021, targetPort: 15021, protocol: "TCP" },
+          { name: "http2", port: 80, targetPort: 8080, protocol: "TCP" },
+          { name: "https", port: 443, targetPort: 8443, protocol: "TCP" },
+        ],
+      },
+    },
+    {
+      apiVersion: "autoscaling/v2",
+      kind: "HorizontalPodAutoscaler",
+      metadata: meta(),
+      spec: {
+        scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: gw.name },
+        minReplicas: gw.replicas,
+        maxReplicas: gw.replicas * 4,
+        metrics: [
+          {
+            type: "Resource",
+            resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 80 } },
+          },
+        ],
+      },
+    },
+    {
+      apiVersion: "policy/v1",
+      kind: "PodDisruptionBudget",
+      metadata: meta(),
+      spec: { minAvailable: 1, selector: { matchLabels: gw.labels } },
+    },
+  ];
+}
+
+function gatewayPodSpec(gw: GatewayWorkload): Record<string, unknown> {
+  return {
+    serviceAccountName: gw.name,
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: 1337,
+      runAsGroup: 1337,
+      fsGroup: 1337,
+      seccompProfile: { type: "RuntimeDefault" },
+      sysctls: [{ name: "net.ipv4.ip_unprivileged_port_start", value: "0" }],
+    },
+    containers: [
+      {
+        name: "istio-proxy",
+        image: PROXY_IMAGE,
+        args: ["proxy", "router", "--domain", "$(POD_NAMESPACE).svc.cluster.local"],
+        ports: [
+          { containerPort: 15021, protocol: "TCP" },
+          { containerPort: 8080, protocol: "TCP" },
+          { containerPort: 8443, protocol: "TCP" },
+          { name: "http-envoy-prom", containerPort: 15090, protocol: "TCP" },
+        ],
+        resources: {
+          requests: { cpu: "100m", memory: "128Mi" },
+          limits: { cpu: "2", memory: "1Gi" },
+        },
+        securityContext: {
+          allowPrivilegeEscalation: false,
+          capabilities: { drop: ["ALL"] },
+          privileged: false,
+          readOnlyRootFilesystem: true,
+        },
+      },
+    ],
+  };
+}
+
+/** A TLS Secret (metadata only) and the cert-manager Certificate that keeps it fresh. */
+function credential(namespace: string, secret: string, index: number): KubeObject[] {
+  // Certificates issued at different times: a few have expired, the rest run for 90 days.
+  const day = 1 + (index % 28);
+  const notAfter =
+    index % 400 === 75
+      ? "2026-05-20T00:00:00Z"
+      : `2026-08-${String(day).padStart(2, "0")}T00:00:00Z`;
+  return [
+    {
+      apiVersion: "v1",
+      kind: "Secret",
+      type: "kubernetes.io/tls",
+      metadata: {
+        name: secret,
+        namespace,
+        annotations: { "cert-manager.io/certificate-name": secret },
+        labels: { "controller.cert-manager.io/fao": "true" },
+      },
+    },
+    {
+      apiVersion: "cert-manager.io/v1",
+      kind: "Certificate",
+      metadata: { name: secret, namespace, generation: 1 },
+      spec: {
+        secretName: secret,
+        dnsNames: [`${secret}.example.com`],
+        issuerRef: { kind: "ClusterIssuer", name: "letsencrypt" },
+        privateKey: { algorithm: "ECDSA", size: 256, rotationPolicy: "Always" },
+      },
+      status: {
+        conditions: [{ type: "Ready", status: "True", reason: "Ready", observedGeneration: 1 }],
+        notAfter,
+        renewalTime: "2026-07-01T00:00:00Z",
+      },
+    },
+  ];
+}
+
+function gatewayObject(
+  name: string,
+  namespace: string,
+  selector: Record<string, string>,
+  servers: Record<string, unknown>[],
+): KubeObject {
+  return {
+    apiVersion: "networking.istio.io/v1",
+    kind: "Gateway",
+    metadata: { name, namespace, generation: 1 },
+    spec: { selector, servers },
+  };
+}
+
+function publicGateway(): KubeObject {
+  return gatewayObject("public", ROOT, { istio: "ingressgateway" }, [
+    {
+      port: { number: 443, name: "https", protocol: "HTTPS" },
+      hosts: ["*.example.com"],
+      tls: {
+        mode: "SIMPLE",
+        credentialName: "wildcard-example-com",
+        minProtocolVersion: "TLSV1_2",
+      },
+    },
+    {
+      port: { number: 80, name: "http", protocol: "HTTP" },
+      hosts: ["*.example.com"],
+      tls: { httpsRedirect: true },
+    },
+  ]);
+}
+
+function egressGateway(): KubeObject {
+  return gatewayObject("egress", ROOT, { istio: "egressgateway" }, [
+    {
+      port: { number: 443, name: "tls", protocol: "TLS" },
+      hosts: ["*.partner.example.net"],
+      tls: { mode: "ISTIO_MUTUAL" },
+    },
+  ]);
+}
+
+/** A team's host on the shared ingress gateway: HTTPS, and every fourth one plain HTTP too. */
+function sharedIngressGateway(plan: NamespacePlan, secret: string, index: number): KubeObject {
+  const host = `${plan.name}.example.com`;
+  const servers: Record<string, unknown>[] = [
+    {
+      port: { number: 443, name: "https", protocol: "HTTPS" },
+      hosts: [host],
+      tls: { mode: "SIMPLE", credentialName: secret },
+    },
+  ];
+  if (index % 100 === 0) {
+    servers.push({ port: { number: 80, name: "http", protocol: "HTTP" }, hosts: [host] });
+  }
+  return gatewayObject("ingress", plan.name, { istio: "ingressgateway" }, servers);
+}
+
+function teamMutualGateway(plan: NamespacePlan, gw: GatewayWorkload): KubeObject {
+  return gatewayObject("partners", plan.name, gw.labels, [
+    {
+      port: { number: 443, name: "https-mtls", protocol: "HTTPS" },
+      hosts: [`partners.${plan.name}.example.com`],
+      tls: {
+        mode: "MUTUAL",
+        credentialName: `${plan.name}-mtls`,
+        minProtocolVersion: "TLSV1_3",
+      },
+    },
+  ]);
+}
+
+// --- RBAC ---
+
+function role(
+  kind: "Role" | "ClusterRole",
+  name: string,
+  rules: Record<string, unknown>[],
+  extra: Partial<KubeObject> & { namespace?: string; labels?: Record<string, string> } = {},
+): KubeObject {
+  const { namespace, labels, ...rest } = extra;
+  const metadata: KubeObject["metadata"] = { name };
+  if (namespace !== undefined) metadata.namespace = namespace;
+  if (labels !== undefined) metadata.labels = labels;
+  return { apiVersion: RBAC_API, kind, metadata, rules, ...rest };
+}
+
+/** Kubernetes' aggregated roles as a live cluster serves them, and what aggregates into them. */
+function aggregatedRoles(): KubeObject[] {
+  const aggregate = (to: string): Record<string, unknown> => ({
+    aggregationRule: {
+      clusterRoleSelectors: [{ matchLabels: { [`${RBAC_GROUP}/aggregate-to-${to}`]: "true" } }],
+    },
+  });
+  const label = (to: string): Record<string, string> => ({
+    [`${RBAC_GROUP}/aggregate-to-${to}`]: "true",
+  });
+  const coreRead = { apiGroups: ["", "apps"], resources: ["*"], verbs: READ };
+  const coreWrite = {
+    apiGroups: ["", "apps", "batch"],
+    resources: ["pods", "services", "configmaps", "secrets", "deployments", "jobs"],
+    verbs: [...READ, ...WRITE],
+  };
+  const istioRead = { apiGroups: ISTIO_GROUPS, resources: ["*"], verbs: READ };
+  const istioWrite = { apiGroups: ISTIO_GROUPS, resources: ["*"], verbs: [...READ, ...WRITE] };
+  return [
+    role("ClusterRole", "cluster-admin", [
+      { apiGroups: ["*"], resources: ["*"], verbs: ["*"] },
+      { nonResourceURLs: ["*"], verbs: ["*"] },
+    ]),
+    role("ClusterRole", "admin", [coreWrite, istioWrite], aggregate("admin")),
+    role("ClusterRole", "edit", [coreWrite, istioWrite], {
+      ...aggregate("edit"),
+      labels: label("admin"),
+    }),
+    role("ClusterRole", "view", [coreRead, istioRead], {
+      ...aggregate("view"),
+      labels: label("edit"),
+    }),
+    role("ClusterRole", "istio-edit", [istioWrite], { labels: label("edit") }),
+    role("ClusterRole", "istio-view", [istioRead], { labels: label("view") }),
+    role(
+      "ClusterRole",
+      "cert-manager-edit",
+      [{ apiGroups: ["cert-manager.io"], resources: ["certificates"], verbs: [...READ, ...WRITE] }],
+      { labels: label("edit") },
+    ),
+    role("ClusterRole", "team-deployer", [
+      { apiGroups: ["apps"], resources: ["deployments", "deployments/scale"], verbs: WRITE },
+    ]),
+  ];
+}
+
+/** Custom Roles in every fifth application namespace. */
+function customRoles(plans: readonly NamespacePlan[]): KubeObject[] {
+  return plans.flatMap((plan, i) =>
+    i % 5 !== 0
+      ? []
+      : [
+          role(
+            "Role",
+            "config-reader",
+            [{ apiGroups: [""], resources: ["configmaps"], verbs: READ }],
+            { namespace: plan.name },
+          ),
+          role(
+            "Role",
+            "mesh-policy-editor",
+            [
+              {
+                apiGroups: ["security.istio.io"],
+                resources: ["authorizationpolicies"],
+                verbs: [...READ, ...WRITE],
+              },
+            ],
+            { namespace: plan.name },
+          ),
+        ],
+  );
+}
+
+type SubjectKind = "Group" | "ServiceAccount" | "User";
+
+function subject(kind: SubjectKind, name: string, namespace?: string): Record<string, unknown> {
+  if (kind === "ServiceAccount") return { kind, name, namespace };
+  return { apiGroup: RBAC_GROUP, kind, name };
+}
+
+function roleBinding(
+  name: string,
+  namespace: string | undefined,
+  roleRef: { kind: "Role" | "ClusterRole"; name: string },
+  subjects: Record<string, unknown>[],
+): KubeObject {
+  return {
+    apiVersion: RBAC_API,
+    kind: namespace === undefined ? "ClusterRoleBinding" : "RoleBinding",
+    metadata: namespace === undefined ? { name } : { name, namespace },
+    roleRef: { apiGroup: RBAC_GROUP, ...roleRef },
+    subjects,
+  };
+}
+
+/** ClusterRoleBindings on top of the control plane's four: a percent of all bindings. */
+function clusterBindings(count: number): KubeObject[] {
+  const out: KubeObject[] = [];
+  for (let i = 0; i < count; i++) {
+    const which = i % 4;
+    if (which === 0) {
+      out.push(
+        roleBinding(`sre-view-${i}`, undefined, { kind: "ClusterRole", name: "view" }, [
+          subject("Group", `sre-oncall-${i}`),
+        ]),
+      );
+    } else if (which === 1) {
+      out.push(
+        roleBinding(`ci-deployer-${i}`, undefined, { kind: "ClusterRole", name: "team-deployer" }, [
+          subject("ServiceAccount", `deployer-${i}`, "ci"),
+        ]),
+      );
+    } else if (which === 2) {
+      out.push(
+        roleBinding(`mesh-view-${i}`, undefined, { kind: "ClusterRole", name: "istio-view" }, [
+          subject("Group", "mesh-observers"),
+          subject("User", `auditor-${i}@example.com`),
+        ]),
+      );
+    } else {
+      out.push(
+        roleBinding(`break-glass-${i}`, undefined, { kind: "ClusterRole", name: "cluster-admin" }, [
+          subject("Group", `break-glass-${i}`),
+        ]),
+      );
+    }
+  }
+  return out;
+}
+
+/** One RoleBinding in a namespace: `edit` for developers, `view` for readers, or a custom Role. */
+function namespaceBinding(plan: NamespacePlan, index: number, r: Random): KubeObject {
+  const x = r.float();
+  const sa = r.pick(plan.apps.length > 0 ? plan.apps : ["default"]);
+  const name = `binding-${index}`;
+  if (x < 0.5) {
+    return roleBinding(name, plan.name, { kind: "ClusterRole", name: "edit" }, [
+      subject("Group", `${plan.name}-developers`),
+      subject("ServiceAccount", sa, plan.name),
+    ]);
+  }
+  if (x < 0.8) {
+    return roleBinding(name, plan.name, { kind: "ClusterRole", name: "view" }, [
+      subject("Group", `${plan.name}-readers`),
+    ]);
+  }
+  // Custom Roles exist in every fifth namespace; elsewhere this binds a ClusterRole with Role's
+  // reach (the namespace) instead.
+  const custom = plan.name.endsWith("0") || plan.name.endsWith("5");
+  return roleBinding(
+    name,
+    plan.name,
+    custom
+      ? { kind: "Role", name: x < 0.9 ? "config-reader" : "mesh-policy-editor" }
+      : { kind: "ClusterRole", name: "team-deployer" },
+    [subject("ServiceAccount", sa, plan.name)],
+  );
+}
+
+function platformRbac(plans: readonly NamespacePlan[], bindings: number, r: Random): KubeObject[] {
+  // The control plane already holds four ClusterRoleBindings.
+  const extra = Math.max(0, bindings - 4);
+  const cluster = Math.min(extra, Math.round(bindings * 0.01));
+  const out: KubeObject[] = [
+    ...aggregatedRoles(),
+    ...customRoles(plans),
+    ...clusterBindings(cluster),
+  ];
+  if (plans.length === 0) return out;
+  for (let i = 0; i < extra - cluster; i++) {
+    const plan = plans[i % plans.length];
+    if (plan) out.push(namespaceBinding(plan, i, r));
+  }
+  return out;
+}
+
+// --- managedFields ---
+
+const ISTIO_API = /^(networking|security|telemetry|extensions)\.istio\.io\//;
+
+/**
+ * Istio objects as a GitOps controller applied them (server-side apply by argocd-controller); one
+ * in fifty edited by hand afterwards (`kubectl edit`), which is what config-outside-gitops looks for.
+ */
+function addManagedFields(o: KubeObject): void {
+  if (!ISTIO_API.test(o.apiVersion)) return;
+  const spec = { "f:spec": { ".": {} } };
+  const fields: unknown[] = [
+    {
+      manager: "argocd-controller",
+      operation: "Apply",
+      apiVersion: o.apiVersion,
+      time: "2026-03-02T09:14:51Z",
+      fieldsType: "FieldsV1",
+      fieldsV1: { "f:metadata": { "f:labels": {} }, ...spec },
+    },
+  ];
+  const name = o.metadata.name ?? "";
+  if (hashOf(`${o.metadata.namespace ?? ""}/${name}`) % 50 === 0) {
+    fields.push({
+      manager: "kubectl-edit",
+      operation: "Update",
+      apiVersion: o.apiVersion,
+      time: "2026-04-11T16:02:07Z",
+      fieldsType: "FieldsV1",
+      fieldsV1: spec,
+    });
+  }
+  o.metadata.managedFields = fields;
+}
+
+/** A small stable string hash (FNV-1a), so the choice does not depend on generation order. */
+function hashOf(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
 }

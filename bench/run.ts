@@ -53,6 +53,7 @@ const USAGE = `Usage: npm run bench -- [flags]
   --namespaces N   application namespaces (default 5000)
   --pods N         application pods (default 50000)
   --policies N     Istio policies (default 10000)
+  --bindings N     RBAC bindings, RoleBindings and ClusterRoleBindings (default 5000)
   --seed N         generator seed (default 42)
   --runs N         measured runs per figure (default 5; the scan uses at most 3)
   --warmup N       unmeasured runs first (default 1)
@@ -84,6 +85,7 @@ function parseSettings(argv: string[]): Settings | undefined {
       namespaces: { type: "string" },
       pods: { type: "string" },
       policies: { type: "string" },
+      bindings: { type: "string" },
       seed: { type: "string" },
       runs: { type: "string" },
       warmup: { type: "string" },
@@ -105,6 +107,7 @@ function parseSettings(argv: string[]): Settings | undefined {
       namespaces: intFlag(values.namespaces, "namespaces", 5000),
       pods: intFlag(values.pods, "pods", 50000),
       policies: intFlag(values.policies, "policies", 10000),
+      bindings: intFlag(values.bindings, "bindings", 5000),
     },
     seed: intFlag(values.seed, "seed", 42),
     runs: Math.max(1, intFlag(values.runs, "runs", 5)),
@@ -626,7 +629,7 @@ function header(s: Settings, mesh: GeneratedMesh): string[] {
     "",
     `Machine: ${cpu}, ${cpus().length} cores, ${mib(totalmem())} memory; Node ${process.version}.`,
     `Sizes: ${s.size.namespaces} namespaces, ${s.size.pods} pods, ${s.size.policies} Istio ` +
-      `policies (seed ${s.seed}); ${mesh.objects.length} objects: ${counts}.`,
+      `policies, ${String(s.size.bindings)} RBAC bindings (seed ${s.seed}); ${mesh.objects.length} objects: ${counts}.`,
     `Runs: ${s.warmup} warm-up, ${s.runs} measured (scan: at most 3). ` +
       `Load average at the start: ${loadText()}.`,
     "",
