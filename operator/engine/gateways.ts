@@ -127,21 +127,54 @@ export function selectsEgress(gateway: KubeObject): boolean {
  */
 export function selectedGatewayWorkloads(ctx: CheckContext, gateway: KubeObject): Workload[] {
   const labels = stringMap(at(gateway, "spec", "selector"));
-  const empty = Object.keys(labels).length === 0;
-  return allWorkloads(ctx).filter((w) =>
-    empty ? isGatewayWorkload(w) : selectorMatches({ matchLabels: labels }, w.labels),
-  );
+  const index = workloadIndex(ctx);
+  const first = Object.keys(labels)[0];
+  if (first === undefined) return [...index.gateways];
+  // Every workload the selector matches carries its first label: look only at those.
+  const candidates = index.withLabel(first).get(labels[first] ?? "") ?? [];
+  return candidates.filter((w) => selectorMatches({ matchLabels: labels }, w.labels));
 }
 
-const workloadsBySnapshot = new WeakMap<Snapshot, Workload[]>();
+/**
+ * Every workload of the snapshot, the gateway workloads among them, and workloads grouped by the
+ * value of one label key (built per key on first use). Gateways are matched against all of them,
+ * so without the grouping each Gateway would walk every workload of the cluster.
+ */
+class WorkloadIndex {
+  readonly gateways: Workload[];
+  private readonly byKey = new Map<string, Map<string, Workload[]>>();
 
-function allWorkloads(ctx: CheckContext): Workload[] {
-  let list = workloadsBySnapshot.get(ctx.snapshot);
-  if (!list) {
-    list = ctx.snapshot.namespaces().flatMap((ns) => ctx.mesh.workloads(ns));
-    workloadsBySnapshot.set(ctx.snapshot, list);
+  constructor(readonly all: readonly Workload[]) {
+    this.gateways = all.filter(isGatewayWorkload);
   }
-  return list;
+
+  /** Workloads by their value of label `key`, in snapshot order; those without it are left out. */
+  withLabel(key: string): Map<string, Workload[]> {
+    let byValue = this.byKey.get(key);
+    if (!byValue) {
+      byValue = new Map();
+      for (const w of this.all) {
+        const value = w.labels[key];
+        if (value === undefined) continue;
+        const list = byValue.get(value);
+        if (list) list.push(w);
+        else byValue.set(value, [w]);
+      }
+      this.byKey.set(key, byValue);
+    }
+    return byValue;
+  }
+}
+
+const workloadsBySnapshot = new WeakMap<Snapshot, WorkloadIndex>();
+
+function workloadIndex(ctx: CheckContext): WorkloadIndex {
+  let index = workloadsBySnapshot.get(ctx.snapshot);
+  if (!index) {
+    index = new WorkloadIndex(ctx.snapshot.namespaces().flatMap((ns) => ctx.mesh.workloads(ns)));
+    workloadsBySnapshot.set(ctx.snapshot, index);
+  }
+  return index;
 }
 
 /** Istio Gateways outside namespaces that Istio ignores (discoverySelectors). */
@@ -260,8 +293,48 @@ export interface IngressGateway {
 
 const CLASS_LABEL = "gateway.networking.k8s.io/gateway-class-name";
 
+/**
+ * Ingress Gateways (non-empty selector, not an egress one) grouped by the first label of their
+ * selector, each with its position in `istioGateways` order: a Deployment's labels then find the
+ * first Gateway selecting it without trying every Gateway.
+ */
+type SelectorIndex = Map<
+  string,
+  { order: number; gateway: KubeObject; selector: Record<string, string> }[]
+>;
+
+function ingressSelectors(ctx: CheckContext): SelectorIndex {
+  const index: SelectorIndex = new Map();
+  istioGateways(ctx).forEach((gateway, order) => {
+    const selector = stringMap(at(gateway, "spec", "selector"));
+    const first = Object.keys(selector)[0];
+    if (first === undefined || isEgressLabelled(selector)) return;
+    const key = `${first}\u0000${selector[first] ?? ""}`;
+    const list = index.get(key);
+    const entry = { order, gateway, selector };
+    if (list) list.push(entry);
+    else index.set(key, [entry]);
+  });
+  return index;
+}
+
+/** The first ingress Gateway, in `istioGateways` order, whose selector matches the labels. */
+function selectingGateway(
+  index: SelectorIndex,
+  labels: Record<string, string>,
+): KubeObject | undefined {
+  let best: { order: number; gateway: KubeObject } | undefined;
+  for (const key of Object.keys(labels)) {
+    for (const c of index.get(`${key}\u0000${labels[key] ?? ""}`) ?? []) {
+      if (best && best.order < c.order) continue;
+      if (selectorMatches({ matchLabels: c.selector }, labels)) best = c;
+    }
+  }
+  return best?.gateway;
+}
+
 function ingressReason(
-  ctx: CheckContext,
+  selectors: SelectorIndex,
   deployment: KubeObject,
   labels: Record<string, string>,
 ): string | undefined {
@@ -277,11 +350,7 @@ function ingressReason(
   if (isEgressLabelled(labels)) return undefined;
   const known = INGRESS_LABELS.find(([k, v]) => labels[k] === v);
   if (known) return `labelled ${known[0]}=${known[1]}`;
-  const selecting = istioGateways(ctx).find((gw) => {
-    const selector = stringMap(at(gw, "spec", "selector"));
-    if (Object.keys(selector).length === 0 || isEgressLabelled(selector)) return false;
-    return selectorMatches({ matchLabels: selector }, labels);
-  });
+  const selecting = selectingGateway(selectors, labels);
   return selecting ? `selected by Gateway ${nameOf(selecting)}` : undefined;
 }
 
@@ -292,9 +361,10 @@ function ingressReason(
  */
 export function ingressGateways(ctx: CheckContext): IngressGateway[] {
   const out: IngressGateway[] = [];
+  const selectors = ingressSelectors(ctx);
   for (const d of ctx.snapshot.all(K.Deployment)) {
     const labels = stringMap(at(d, "spec", "template", "metadata", "labels"));
-    const reason = ingressReason(ctx, d, labels);
+    const reason = ingressReason(selectors, d, labels);
     if (reason === undefined) continue;
     const namespace = refOf(d).namespace ?? "default";
     out.push({
