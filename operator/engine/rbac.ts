@@ -99,30 +99,51 @@ export class RbacIndex {
 
   /** Every subject that may perform the request, with the binding that grants it. */
   whoCan(request: AccessRequest): AccessGrant[] {
-    const base = JSON.stringify([request.verb, request.group, request.resource, request.name]);
+    const base = questionKey(request);
     const key = `${base}\u0000${request.namespace ?? ""}`;
     let grants = this.answers.get(key);
     if (grants) return grants;
+    // ClusterRoleBindings answer the same in every namespace: compute them once per question.
+    const clusterKey = `${base}\u0000`;
+    let cluster = this.answers.get(clusterKey);
+    if (!cluster) {
+      cluster = this.grantsOf(this.clusterBindings, request, this.rolesFor(base));
+      this.answers.set(clusterKey, cluster);
+    }
+    grants = cluster;
+    if (request.namespace !== undefined) {
+      const extra = this.roleBindingGrants(request);
+      if (extra.length > 0) grants = [...cluster, ...extra];
+      this.answers.set(key, grants);
+    }
+    return grants;
+  }
+
+  /**
+   * The part of `whoCan` that RoleBindings in the request's namespace grant (none without a
+   * namespace). A check that only counts RoleBinding grants asks this, and skips walking the
+   * ClusterRoleBinding grants again for every namespace.
+   */
+  roleBindingGrants(request: AccessRequest): AccessGrant[] {
+    if (request.namespace === undefined) return [];
+    const base = questionKey(request);
+    const key = `${base}\u0000${request.namespace}\u0000local`;
+    let grants = this.answers.get(key);
+    if (!grants) {
+      const local = this.namespaceBindings.get(request.namespace) ?? [];
+      grants = this.grantsOf(local, request, this.rolesFor(base));
+      this.answers.set(key, grants);
+    }
+    return grants;
+  }
+
+  private rolesFor(base: string): Map<string, RoleMatch> {
     let roles = this.roleMatches.get(base);
     if (!roles) {
       roles = new Map();
       this.roleMatches.set(base, roles);
     }
-    // ClusterRoleBindings answer the same in every namespace: compute them once per question.
-    const clusterKey = `${base}\u0000`;
-    let cluster = this.answers.get(clusterKey);
-    if (!cluster) {
-      cluster = this.grantsOf(this.clusterBindings, request, roles);
-      this.answers.set(clusterKey, cluster);
-    }
-    grants = cluster;
-    if (request.namespace !== undefined) {
-      const local = this.namespaceBindings.get(request.namespace) ?? [];
-      const extra = this.grantsOf(local, request, roles);
-      if (extra.length > 0) grants = [...cluster, ...extra];
-      this.answers.set(key, grants);
-    }
-    return grants;
+    return roles;
   }
 
   private grantsOf(
@@ -177,6 +198,11 @@ export class RbacIndex {
     this.resolvedClusterRules.set(name, rules);
     return rules;
   }
+}
+
+/** The request without its namespace, as a cache key. */
+function questionKey(request: AccessRequest): string {
+  return JSON.stringify([request.verb, request.group, request.resource, request.name]);
 }
 
 function aggregationSelectors(role: KubeObject): LabelSelector[] {

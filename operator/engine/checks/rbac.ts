@@ -59,6 +59,11 @@ interface Question {
   severity: Severity | ((grant: AccessGrant) => Severity);
   /** Skips grants that do not matter for this question (e.g. name-limited create rules). */
   keep?: (grant: AccessGrant) => boolean;
+  /**
+   * Only RoleBinding grants count (`keep` is grantedByRoleBinding): ask the index for those alone
+   * rather than filtering the ClusterRoleBinding grants out again in every namespace.
+   */
+  roleBindingsOnly?: boolean;
 }
 
 function collect(
@@ -68,7 +73,10 @@ function collect(
   into: AccessBySubject = new AccessBySubject(),
 ): AccessBySubject {
   for (const q of questions) {
-    for (const grant of index.whoCan(q.request)) {
+    const grants = q.roleBindingsOnly
+      ? index.roleBindingGrants(q.request)
+      : index.whoCan(q.request);
+    for (const grant of grants) {
       if (isTrustedSubject(grant.subject, trust)) continue;
       if (q.keep && !q.keep(grant)) continue;
       const severity = typeof q.severity === "function" ? q.severity(grant) : q.severity;
@@ -278,6 +286,7 @@ function istioWriteQuestions(
         if (namespace !== undefined) request.namespace = namespace;
         const q: Question = { request, what: { resource, scope: where }, severity };
         if (keep) q.keep = keep;
+        if (keep === grantedByRoleBinding && namespace !== undefined) q.roleBindingsOnly = true;
         return q;
       }),
     ),
@@ -311,6 +320,7 @@ function exportedQuestions(namespace: string, resources: readonly string[]): Que
       what: { resource, scope: `in ${namespace} (exported to every namespace)` },
       severity: ownerSeverity,
       keep: grantedByRoleBinding,
+      roleBindingsOnly: true,
     })),
   );
 }
