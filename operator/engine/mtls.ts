@@ -294,12 +294,45 @@ function resolveTargetPort(
   return num(raw);
 }
 
-function selectingServices(snapshot: Snapshot, workload: Workload): KubeObject[] {
-  return snapshot.inNamespace(K.Service, workload.namespace).filter((service) => {
-    const selector = stringMap(at(service, "spec", "selector"));
-    if (Object.keys(selector).length === 0) return false;
-    return selectorMatches({ matchLabels: selector }, workload.labels);
-  });
+/** A Service with a selector, read once: its selector and its ports. */
+interface ServiceTargets {
+  selector: Record<string, string>;
+  ports: { port: number | undefined; targetPort: unknown }[];
+}
+
+/**
+ * Services with a non-empty selector per snapshot and namespace, read once: every workload of a
+ * namespace is matched against all of them.
+ */
+const servicesBySnapshot = new WeakMap<Snapshot, Map<string, ServiceTargets[]>>();
+
+function namespaceServices(snapshot: Snapshot, namespace: string): ServiceTargets[] {
+  let byNamespace = servicesBySnapshot.get(snapshot);
+  if (!byNamespace) {
+    byNamespace = new Map();
+    servicesBySnapshot.set(snapshot, byNamespace);
+  }
+  let services = byNamespace.get(namespace);
+  if (!services) {
+    services = [];
+    for (const service of snapshot.inNamespace(K.Service, namespace)) {
+      const selector = stringMap(at(service, "spec", "selector"));
+      if (Object.keys(selector).length === 0) continue;
+      const ports = objs(at(service, "spec", "ports")).map((p) => ({
+        port: num(p.port),
+        targetPort: p.targetPort,
+      }));
+      services.push({ selector, ports });
+    }
+    byNamespace.set(namespace, services);
+  }
+  return services;
+}
+
+function selectingServices(snapshot: Snapshot, workload: Workload): ServiceTargets[] {
+  return namespaceServices(snapshot, workload.namespace).filter((s) =>
+    selectorMatches({ matchLabels: s.selector }, workload.labels),
+  );
 }
 
 /**
@@ -314,8 +347,8 @@ export function workloadTargetPorts(snapshot: Snapshot, workload: Workload): Tar
 
   const servicePorts = new Map<number, number>();
   for (const service of selectingServices(snapshot, workload)) {
-    for (const p of objs(at(service, "spec", "ports"))) {
-      const port = num(p.port);
+    for (const p of service.ports) {
+      const port = p.port;
       const target = resolveTargetPort(p.targetPort, port, named);
       if (target === undefined) continue;
       ports.add(target);
