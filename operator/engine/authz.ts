@@ -59,9 +59,26 @@ export function parseAuthorizationPolicy(object: KubeObject): AuthzPolicy {
   };
 }
 
-/** Every AuthorizationPolicy of a namespace, parsed. */
+/**
+ * Parsed AuthorizationPolicies per snapshot and namespace. A snapshot never changes, and every
+ * authorization check of every partition reads the root namespace's policies again, so each
+ * namespace is parsed once.
+ */
+const parsedBySnapshot = new WeakMap<Snapshot, Map<string, AuthzPolicy[]>>();
+
+/** Every AuthorizationPolicy of a namespace, parsed (a fresh array of shared, unchanged policies). */
 export function policiesIn(snapshot: Snapshot, namespace: string): AuthzPolicy[] {
-  return snapshot.inNamespace(K.AuthorizationPolicy, namespace).map(parseAuthorizationPolicy);
+  let byNamespace = parsedBySnapshot.get(snapshot);
+  if (!byNamespace) {
+    byNamespace = new Map();
+    parsedBySnapshot.set(snapshot, byNamespace);
+  }
+  let parsed = byNamespace.get(namespace);
+  if (!parsed) {
+    parsed = snapshot.inNamespace(K.AuthorizationPolicy, namespace).map(parseAuthorizationPolicy);
+    byNamespace.set(namespace, parsed);
+  }
+  return [...parsed];
 }
 
 /** True when the policy has a selector with at least one label. */
@@ -243,8 +260,20 @@ export function matchAllRuleIndex(policy: AuthzPolicy): number {
   return policy.rules.findIndex((r) => matchesEverything(r));
 }
 
+/** Effects already worked out: deny-by-default asks again for every workload a policy reaches. */
+const effects = new WeakMap<AuthzPolicy, AuthzEffect>();
+
 /** What an enforced policy does on HTTP traffic; `none` for dry-run or rejected policies. */
 export function effectOf(policy: AuthzPolicy): AuthzEffect {
+  let effect = effects.get(policy);
+  if (effect === undefined) {
+    effect = computeEffect(policy);
+    effects.set(policy, effect);
+  }
+  return effect;
+}
+
+function computeEffect(policy: AuthzPolicy): AuthzEffect {
   if (!isEnforced(policy)) return "none";
   const everything = matchAllRuleIndex(policy) >= 0;
   switch (policy.action) {
