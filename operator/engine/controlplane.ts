@@ -66,8 +66,22 @@ export function istiodRevision(d: KubeObject): string {
 export function workloadRevision(w: Workload): string {
   const label = w.labels["istio.io/rev"];
   if (label !== undefined && label !== "") return label;
-  const status = parseJson(w.annotations[STATUS_ANNOTATION]);
-  return str(at(status, "revision")) ?? "default";
+  return statusRevision(w.annotations[STATUS_ANNOTATION]) ?? "default";
+}
+
+/**
+ * The revision in a `sidecar.istio.io/status` annotation. Pods injected alike carry the same text,
+ * so answers are kept per text (a bounded cache: the map starts over when full).
+ */
+const revisionByStatus = new Map<string, string | undefined>();
+
+function statusRevision(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  if (revisionByStatus.has(text)) return revisionByStatus.get(text);
+  const revision = str(at(parseJson(text), "revision"));
+  if (revisionByStatus.size >= 1000) revisionByStatus.clear();
+  revisionByStatus.set(text, revision);
+  return revision;
 }
 
 function parseJson(text: string | undefined): unknown {

@@ -20,6 +20,7 @@ import { proxyContainer } from "../mesh.js";
 import { str } from "../fields.js";
 import { isIstiodDeployment } from "../fingerprint.js";
 import { K } from "../kinds.js";
+import type { Snapshot } from "../snapshot.js";
 import type { Severity } from "../types.js";
 import {
   compareVersions,
@@ -91,8 +92,28 @@ function skewSeverity(proxy: Version, istiod: Version): Severity | undefined {
   return undefined;
 }
 
+/** Per snapshot and root namespace: every namespace partition asks the same question. */
+const istiodVersionsBySnapshot = new WeakMap<
+  Snapshot,
+  Map<string, ReadonlyMap<string, Version | undefined>>
+>();
+
 /** Versions of the istiods in the root namespace, by the revision each serves. */
-function rootIstiodVersions(ctx: CheckContext): Map<string, Version | undefined> {
+function rootIstiodVersions(ctx: CheckContext): ReadonlyMap<string, Version | undefined> {
+  let byRoot = istiodVersionsBySnapshot.get(ctx.snapshot);
+  if (!byRoot) {
+    byRoot = new Map();
+    istiodVersionsBySnapshot.set(ctx.snapshot, byRoot);
+  }
+  let versions = byRoot.get(ctx.mesh.rootNamespace);
+  if (!versions) {
+    versions = readIstiodVersions(ctx);
+    byRoot.set(ctx.mesh.rootNamespace, versions);
+  }
+  return versions;
+}
+
+function readIstiodVersions(ctx: CheckContext): Map<string, Version | undefined> {
   const istiods = new Map<string, Version | undefined>();
   // A namespace check may read only the root namespace besides its own, and reading just that
   // namespace keeps this independent of the cluster's size.
