@@ -20,7 +20,14 @@ import { classifyExtension } from "../envoyfilter.js";
 import { at, num, objs, parseGoBool, str, stringMap, type Obj } from "../fields.js";
 import { istiodNamespaces } from "../fingerprint.js";
 import { K } from "../kinds.js";
-import { RbacIndex, isTrustedSubject, subjectText, type AccessGrant } from "../rbac.js";
+import {
+  RbacIndex,
+  isTrustedSubject,
+  subjectText,
+  type AccessGrant,
+  type AccessRequest,
+} from "../rbac.js";
+import type { Subject } from "../policy.js";
 import type { KubeObject } from "../types.js";
 
 const ENVOY_ADMIN_PORT = 15000;
@@ -78,21 +85,46 @@ function meshedNamespaces(ctx: CheckContext): string[] {
     .filter((ns) => ctx.mesh.workloads(ns).some((w) => w.dataPlane === "sidecar"));
 }
 
+/**
+ * whoCan's answer in a namespace, in its order (ClusterRoleBinding grants, then the namespace's
+ * RoleBinding grants), asked in two parts so that no per-namespace copy is kept.
+ */
+function shellGrants(index: RbacIndex, request: AccessRequest): AccessGrant[] {
+  const cluster = index.whoCan({
+    verb: request.verb,
+    group: request.group,
+    resource: request.resource,
+  });
+  const local = index.roleBindingGrants(request);
+  return local.length === 0 ? cluster : [...cluster, ...local];
+}
+
 function collectShellAccess(ctx: CheckContext, namespaces: string[]): Map<KubeObject, ShellAccess> {
   const index = RbacIndex.of(ctx.snapshot);
   const trust = {
     trusted: ctx.policy.trustedSubjects,
     istiodNamespaces: istiodNamespaces(ctx.snapshot, ctx.mesh.rootNamespace),
   };
+  // The same subjects come back in every namespace (ClusterRoleBindings answer everywhere): judge
+  // and name each once.
+  const untrusted = new Map<Subject, string | undefined>();
+  const textOf = (subject: Subject): string | undefined => {
+    if (!untrusted.has(subject)) {
+      untrusted.set(subject, isTrustedSubject(subject, trust) ? undefined : subjectText(subject));
+    }
+    return untrusted.get(subject);
+  };
   const byBinding = new Map<KubeObject, ShellAccess>();
   const add = (grant: AccessGrant, right: string, namespace: string): void => {
+    const text = textOf(grant.subject);
+    if (text === undefined) return;
     const entry = byBinding.get(grant.binding) ?? {
       binding: grant.binding,
       subjects: new Set<string>(),
       rights: new Set<string>(),
       namespaces: new Set<string>(),
     };
-    entry.subjects.add(subjectText(grant.subject));
+    entry.subjects.add(text);
     entry.rights.add(right);
     entry.namespaces.add(namespace);
     byBinding.set(grant.binding, entry);
@@ -100,12 +132,9 @@ function collectShellAccess(ctx: CheckContext, namespaces: string[]): Map<KubeOb
   for (const namespace of namespaces) {
     for (const { resource, verbs } of SHELL_RIGHTS) {
       for (const verb of verbs) {
-        const grants = index.whoCan({ verb, group: "", resource, namespace });
-        grants
-          .filter((g) => !isTrustedSubject(g.subject, trust))
-          .forEach((g) => {
-            add(g, resource.slice("pods/".length), namespace);
-          });
+        shellGrants(index, { verb, group: "", resource, namespace }).forEach((g) => {
+          add(g, resource.slice("pods/".length), namespace);
+        });
       }
     }
   }
