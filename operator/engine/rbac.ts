@@ -200,9 +200,13 @@ export class RbacIndex {
   }
 }
 
-/** The request without its namespace, as a cache key. */
+/**
+ * The request without its namespace, as a cache key. NUL cannot occur in a verb, group, resource
+ * or object name; SOH marks a named request apart from "any object".
+ */
 function questionKey(request: AccessRequest): string {
-  return JSON.stringify([request.verb, request.group, request.resource, request.name]);
+  const name = request.name === undefined ? "" : `\u0001${request.name}`;
+  return `${request.verb}\u0000${request.group}\u0000${request.resource}\u0000${name}`;
 }
 
 function aggregationSelectors(role: KubeObject): LabelSelector[] {
