@@ -10,7 +10,7 @@
 //   workload's resolved mode;
 // - a policy with a selector in the root namespace is ignored entirely.
 
-import { at, isObj, num, obj, objs, str, stringMap } from "./fields.js";
+import { arr, at, isObj, num, obj, objs, str, stringMap } from "./fields.js";
 import { K } from "./kinds.js";
 import { proxyContainer, type Workload } from "./mesh.js";
 import { selectorMatches } from "./selectors.js";
@@ -265,21 +265,26 @@ export interface TargetPorts {
   servicePorts: Map<number, number>;
 }
 
-/** Application containers: every container and native sidecar except the proxy itself. */
-function appContainers(spec: Record<string, unknown>): Record<string, unknown>[] {
-  const proxy = proxyContainer(spec);
-  const sidecars = objs(spec.initContainers).filter((c) => c.restartPolicy === "Always");
-  return [...objs(spec.containers), ...sidecars].filter((c) => c !== proxy);
-}
-
+/**
+ * Ports declared by the application containers: every container and native sidecar (an init
+ * container with `restartPolicy: Always`) except the proxy itself, in that order, a later
+ * declaration of a port replacing an earlier one's name. Walks the lists in place: this runs for
+ * every workload of the cluster.
+ */
 function containerPorts(spec: Record<string, unknown>): Map<number, string | undefined> {
+  const proxy = proxyContainer(spec);
   const ports = new Map<number, string | undefined>();
-  for (const container of appContainers(spec)) {
-    for (const p of objs(container.ports)) {
+  const declare = (container: unknown, nativeOnly: boolean): void => {
+    if (!isObj(container) || container === proxy) return;
+    if (nativeOnly && container.restartPolicy !== "Always") return;
+    for (const p of arr(container.ports)) {
+      if (!isObj(p)) continue;
       const port = num(p.containerPort);
       if (port !== undefined) ports.set(port, str(p.name));
     }
-  }
+  };
+  for (const c of arr(spec.containers)) declare(c, false);
+  for (const c of arr(spec.initContainers)) declare(c, true);
   return ports;
 }
 
