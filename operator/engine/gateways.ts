@@ -141,11 +141,15 @@ export function selectedGatewayWorkloads(ctx: CheckContext, gateway: KubeObject)
  * so without the grouping each Gateway would walk every workload of the cluster.
  */
 class WorkloadIndex {
-  readonly gateways: Workload[];
+  private gatewayList: Workload[] | undefined;
   private readonly byKey = new Map<string, Map<string, Workload[]>>();
 
-  constructor(readonly all: readonly Workload[]) {
-    this.gateways = all.filter(isGatewayWorkload);
+  constructor(readonly all: readonly Workload[]) {}
+
+  /** The gateway workloads, found on first use: only selector-less Gateways need them. */
+  get gateways(): Workload[] {
+    this.gatewayList ??= this.all.filter(isGatewayWorkload);
+    return this.gatewayList;
   }
 
   /** Workloads by their value of label `key`, in snapshot order; those without it are left out. */
