@@ -77,6 +77,8 @@ interface ShellAccess {
   subjects: Set<string>;
   rights: Set<string>;
   namespaces: Set<string>;
+  /** Granted by a ClusterRoleBinding: in every namespace asked about. */
+  everywhere: boolean;
 }
 
 function meshedNamespaces(ctx: CheckContext): string[] {
@@ -85,18 +87,32 @@ function meshedNamespaces(ctx: CheckContext): string[] {
     .filter((ns) => ctx.mesh.workloads(ns).some((w) => w.dataPlane === "sidecar"));
 }
 
+type AddGrant = (grant: AccessGrant, right: string, namespace: string, everywhere: boolean) => void;
+
 /**
- * whoCan's answer in a namespace, in its order (ClusterRoleBinding grants, then the namespace's
- * RoleBinding grants), asked in two parts so that no per-namespace copy is kept.
+ * The grants of the shell rights in one namespace: the namespace's RoleBinding grants, and, in the
+ * first namespace only, the ClusterRoleBinding grants, which answer alike in every namespace and
+ * are marked as reaching them all (walking them again per namespace is what made this slow).
  */
-function shellGrants(index: RbacIndex, request: AccessRequest): AccessGrant[] {
-  const cluster = index.whoCan({
-    verb: request.verb,
-    group: request.group,
-    resource: request.resource,
-  });
-  const local = index.roleBindingGrants(request);
-  return local.length === 0 ? cluster : [...cluster, ...local];
+function namespaceShellGrants(
+  index: RbacIndex,
+  namespace: string,
+  first: boolean,
+  add: AddGrant,
+): void {
+  for (const { resource, verbs } of SHELL_RIGHTS) {
+    const right = resource.slice("pods/".length);
+    for (const verb of verbs) {
+      const request: AccessRequest = { verb, group: "", resource };
+      // whoCan's order: ClusterRoleBinding grants first, then the namespace's RoleBinding grants.
+      const cluster = first ? index.whoCan(request) : [];
+      request.namespace = namespace;
+      const grants = [...cluster, ...index.roleBindingGrants(request)];
+      grants.forEach((g, n) => {
+        add(g, right, namespace, n < cluster.length);
+      });
+    }
+  }
 }
 
 function collectShellAccess(ctx: CheckContext, namespaces: string[]): Map<KubeObject, ShellAccess> {
@@ -105,8 +121,7 @@ function collectShellAccess(ctx: CheckContext, namespaces: string[]): Map<KubeOb
     trusted: ctx.policy.trustedSubjects,
     istiodNamespaces: istiodNamespaces(ctx.snapshot, ctx.mesh.rootNamespace),
   };
-  // The same subjects come back in every namespace (ClusterRoleBindings answer everywhere): judge
-  // and name each once.
+  // The same subjects come back in many namespaces: judge and name each once.
   const untrusted = new Map<Subject, string | undefined>();
   const textOf = (subject: Subject): string | undefined => {
     if (!untrusted.has(subject)) {
@@ -115,7 +130,7 @@ function collectShellAccess(ctx: CheckContext, namespaces: string[]): Map<KubeOb
     return untrusted.get(subject);
   };
   const byBinding = new Map<KubeObject, ShellAccess>();
-  const add = (grant: AccessGrant, right: string, namespace: string): void => {
+  const add: AddGrant = (grant, right, namespace, everywhere) => {
     const text = textOf(grant.subject);
     if (text === undefined) return;
     const entry = byBinding.get(grant.binding) ?? {
@@ -123,21 +138,17 @@ function collectShellAccess(ctx: CheckContext, namespaces: string[]): Map<KubeOb
       subjects: new Set<string>(),
       rights: new Set<string>(),
       namespaces: new Set<string>(),
+      everywhere: false,
     };
     entry.subjects.add(text);
     entry.rights.add(right);
     entry.namespaces.add(namespace);
+    if (everywhere) entry.everywhere = true;
     byBinding.set(grant.binding, entry);
   };
-  for (const namespace of namespaces) {
-    for (const { resource, verbs } of SHELL_RIGHTS) {
-      for (const verb of verbs) {
-        shellGrants(index, { verb, group: "", resource, namespace }).forEach((g) => {
-          add(g, resource.slice("pods/".length), namespace);
-        });
-      }
-    }
-  }
+  namespaces.forEach((namespace, i) => {
+    namespaceShellGrants(index, namespace, i === 0, add);
+  });
   return byBinding;
 }
 
@@ -151,13 +162,14 @@ function shellAccess(ctx: CheckContext, emit: Emitter): void {
     );
     return;
   }
+  const all = [...new Set(namespaces)].sort();
   for (const access of collectShellAccess(ctx, namespaces).values()) {
     const b = access.binding;
     const where =
       b.metadata.namespace === undefined || b.kind === "ClusterRoleBinding"
         ? ""
         : `${b.metadata.namespace}/`;
-    const ns = [...access.namespaces].sort();
+    const ns = access.everywhere ? all : [...access.namespaces].sort();
     emit.finding(
       b,
       `${b.kind} ${where}${b.metadata.name ?? ""} lets ${[...access.subjects].sort().join(", ")} ` +
