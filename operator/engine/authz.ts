@@ -170,36 +170,52 @@ export interface Condition {
 
 export function sourceConditions(rule: Obj): Condition[][] {
   return objs(rule.from).map((from, i) =>
-    fieldConditions(obj(from.source), SOURCE_FIELDS, `from[${i}].source`),
+    fieldConditions(obj(from.source), SOURCE_SPECS, `from[${i}].source`),
   );
 }
 
 export function operationConditions(rule: Obj): Condition[][] {
   return objs(rule.to).map((to, i) =>
-    fieldConditions(obj(to.operation), OPERATION_FIELDS, `to[${i}].operation`),
+    fieldConditions(obj(to.operation), OPERATION_SPECS, `to[${i}].operation`),
   );
 }
 
+/** One field a condition can sit in (`paths` or `notPaths`), with what it implies. */
+interface FieldSpec {
+  field: string;
+  negative: boolean;
+  httpOnly: boolean;
+  identity: boolean;
+}
+
+/** Each base field followed by its negation (`paths`, `notPaths`), worked out once. */
+function fieldSpecs(bases: readonly string[]): FieldSpec[] {
+  return bases.flatMap((base) => {
+    const httpOnly = HTTP_ONLY_FIELDS.has(base);
+    const identity = IDENTITY_FIELDS.has(base);
+    const notName = `not${base[0]?.toUpperCase() ?? ""}${base.slice(1)}`;
+    return [
+      { field: base, negative: false, httpOnly, identity },
+      { field: notName, negative: true, httpOnly, identity },
+    ];
+  });
+}
+
+const SOURCE_SPECS = fieldSpecs(SOURCE_FIELDS);
+const OPERATION_SPECS = fieldSpecs(OPERATION_FIELDS);
+
 function fieldConditions(
   body: Obj | undefined,
-  fields: readonly string[],
+  specs: readonly FieldSpec[],
   path: string,
 ): Condition[] {
   if (!body) return [];
   const out: Condition[] = [];
-  for (const base of fields) {
-    const notName = `not${base[0]?.toUpperCase() ?? ""}${base.slice(1)}`;
-    for (const [field, negative] of [
-      [base, false],
-      [notName, true],
-    ] as const) {
-      const values = strs(body[field]);
-      // Istio skips a field whose list is empty, so it constrains nothing.
-      if (values.length === 0) continue;
-      const httpOnly = HTTP_ONLY_FIELDS.has(base);
-      const identity = IDENTITY_FIELDS.has(base);
-      out.push({ path, field, negative, values, httpOnly, identity });
-    }
+  for (const { field, negative, httpOnly, identity } of specs) {
+    const values = strs(body[field]);
+    // Istio skips a field whose list is empty, so it constrains nothing.
+    if (values.length === 0) continue;
+    out.push({ path, field, negative, values, httpOnly, identity });
   }
   return out;
 }
