@@ -35,19 +35,27 @@ function timeOf(entry: Record<string, unknown>): number {
  * controllers write status without changing what the object asks for.
  */
 export function lastSpecWriters(object: KubeObject): FieldWriter[] {
-  const entries = objs(object.metadata.managedFields).filter(
-    (e) => str(e.subresource) !== "status" && ownsSpec(e) && str(e.manager) !== undefined,
-  );
-  if (entries.length === 0) return [];
-  const latest = Math.max(...entries.map(timeOf));
-  return entries
-    .filter((e) => timeOf(e) === latest)
-    .map((e) => {
-      const writer: FieldWriter = { manager: str(e.manager) ?? "" };
-      const operation = str(e.operation);
-      const time = str(e.time);
-      if (operation !== undefined) writer.operation = operation;
-      if (time !== undefined) writer.time = time;
-      return writer;
-    });
+  const managed = object.metadata.managedFields;
+  if (!Array.isArray(managed) || managed.length === 0) return [];
+  // One pass: each entry's time is parsed once; a later time starts the list over.
+  let latest = Number.NEGATIVE_INFINITY;
+  let newest: Record<string, unknown>[] = [];
+  for (const e of objs(managed)) {
+    if (str(e.subresource) === "status" || !ownsSpec(e) || str(e.manager) === undefined) continue;
+    const t = timeOf(e);
+    if (newest.length > 0 && t < latest) continue;
+    if (newest.length === 0 || t > latest) {
+      latest = t;
+      newest = [];
+    }
+    newest.push(e);
+  }
+  return newest.map((e) => {
+    const writer: FieldWriter = { manager: str(e.manager) ?? "" };
+    const operation = str(e.operation);
+    const time = str(e.time);
+    if (operation !== undefined) writer.operation = operation;
+    if (time !== undefined) writer.time = time;
+    return writer;
+  });
 }
