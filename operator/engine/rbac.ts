@@ -385,6 +385,32 @@ function child<V>(map: Map<string, V>, key: string, make: () => NoInfer<V>): V {
 }
 
 /**
+ * Texts per subject and per binding: the same few thousand bindings answer tens of thousands of
+ * questions, and their text depends only on the (unchanging) binding and subject.
+ */
+const subjectTexts = new WeakMap<Subject, string>();
+const grantPaths = new WeakMap<KubeObject, string>();
+
+function cachedSubjectText(subject: Subject): string {
+  let text = subjectTexts.get(subject);
+  if (text === undefined) {
+    text = subjectText(subject);
+    subjectTexts.set(subject, text);
+  }
+  return text;
+}
+
+/** grantPath reads only the binding, whose roleRef gives the role kind and name. */
+function cachedGrantPath(grant: AccessGrant): string {
+  let path = grantPaths.get(grant.binding);
+  if (path === undefined) {
+    path = grantPath(grant);
+    grantPaths.set(grant.binding, path);
+  }
+  return path;
+}
+
+/**
  * Collects what each subject may do, and through which bindings, so that a check reports one
  * finding per subject instead of one per verb, resource and binding.
  */
@@ -392,14 +418,14 @@ export class AccessBySubject {
   private readonly bySubject = new Map<string, SubjectAccess>();
 
   add(grant: AccessGrant, verb: string, target: AccessTarget, severity: Severity): void {
-    const entry = child(this.bySubject, subjectText(grant.subject), (): SubjectAccess => ({
+    const entry = child(this.bySubject, cachedSubjectText(grant.subject), (): SubjectAccess => ({
       subject: grant.subject,
       severity,
       paths: new Map(),
     }));
     if (worse(severity, entry.severity)) entry.severity = severity;
     const names = grant.resourceNames ? ` named ${grant.resourceNames.join(", ")}` : "";
-    const scopes = child(entry.paths, grantPath(grant), () => new Map());
+    const scopes = child(entry.paths, cachedGrantPath(grant), () => new Map());
     const resources = child(scopes, target.scope, () => new Map<string, Set<string>>());
     child(resources, `${target.resource}${names}`, () => new Set<string>()).add(verb);
   }
