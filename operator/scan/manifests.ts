@@ -8,6 +8,7 @@ import yaml from "js-yaml";
 import { at, isObj } from "../engine/fields.js";
 import { kindKey } from "../engine/kinds.js";
 import type { KubeObject } from "../engine/types.js";
+import { shapeProblems } from "./shapes.js";
 
 export interface InputError {
   file: string;
@@ -193,6 +194,13 @@ function addDocument(value: unknown, at: SourceLocation, result: LoadedManifests
   const object = value as KubeObject;
   result.objects.push(object);
   result.sources.set(object, at);
+  // The object stays in the scan (nothing read is lost), but the run exits 2: a field of the wrong
+  // type reads as absent in the checks and could otherwise pass for a mitigation.
+  const problems = shapeProblems(object);
+  if (problems.length > 0) {
+    const name = `${object.kind} ${object.metadata.namespace ? `${object.metadata.namespace}/` : ""}${object.metadata.name ?? ""}`;
+    result.errors.push({ ...at, message: `${name}: ${problems.join("; ")}` });
+  }
 }
 
 /** `kind: List` (as `kubectl get -o yaml` writes it) and typed lists such as `PodList`. */

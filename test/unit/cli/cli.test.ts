@@ -56,6 +56,22 @@ describe("mesh-compliance scan", () => {
     assert.equal(doc.threats.find((t) => t.id === "I-01")?.status, "Violated");
   });
 
+  it("exits 2 when a field has the wrong type, naming the object and field", () => {
+    const wrong = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: typo, namespace: shop}
+spec:
+  rules:
+    from: [{source: {notNamespaces: [batch]}}]
+`;
+    const r = run(["scan", "-", "-o", "json"], wrong);
+    assert.equal(r.code, 2);
+    assert.match(
+      r.stderr,
+      /<stdin>:1: AuthorizationPolicy shop\/typo: spec\.rules is a map, expected a list/,
+    );
+  });
+
   it("prints the JSON shape with summary, riskSummary, threats and inputErrors", () => {
     const doc = JSON.parse(run(["scan", "-", "-o", "json"], permissive).stdout) as Record<
       string,

@@ -129,3 +129,47 @@ describe("YAML values", () => {
     assert.deepEqual(meta.annotations, { app: "a", b: "c" });
   });
 });
+
+describe("field shapes", () => {
+  const cases: { name: string; yaml: string; error: string }[] = [
+    {
+      name: "reports AuthorizationPolicy rules written as a map instead of a list",
+      yaml: "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: a, namespace: shop}\nspec:\n  rules:\n    from: [{source: {notNamespaces: [x]}}]\n",
+      error: "AuthorizationPolicy shop/a: spec.rules is a map, expected a list",
+    },
+    {
+      name: "reports a PeerAuthentication mode in the wrong case",
+      yaml: "apiVersion: security.istio.io/v1beta1\nkind: PeerAuthentication\nmetadata: {name: default, namespace: istio-system}\nspec: {mtls: {mode: strict}}\n",
+      error:
+        'PeerAuthentication istio-system/default: spec.mtls.mode is string "strict", expected one of UNSET, DISABLE, PERMISSIVE, STRICT',
+    },
+    {
+      name: "reports a quoted boolean in a container's security context, naming the container index",
+      yaml: "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, namespace: shop}\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n        securityContext: {privileged: 'true'}\n",
+      error:
+        'Deployment shop/d: spec.template.spec.containers[0].securityContext.privileged is string "true", expected true or false',
+    },
+    {
+      name: "reports Gateway servers written as a map",
+      yaml: "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: g, namespace: shop}\nspec:\n  servers:\n    port: {number: 80}\n",
+      error: "Gateway shop/g: spec.servers is a map, expected a list",
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const r = parse(c.yaml);
+      assert.equal(r.objects.length, 1, "the object is still scanned");
+      assert.deepEqual(
+        r.errors.map((e) => e.message),
+        [c.error],
+      );
+    });
+  }
+
+  it("accepts the right shapes and treats an empty value (null) as absent", () => {
+    const r = parse(
+      "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: a, namespace: shop}\nspec:\n  selector:\n  rules:\n  - from: [{source: {principals: [x]}}]\n",
+    );
+    assert.deepEqual(r.errors, []);
+  });
+});
