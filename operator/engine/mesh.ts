@@ -2,7 +2,7 @@
 // which namespaces are enrolled (sidecar or ambient), and which workloads are meshed. Computed once
 // per snapshot and shared by every check.
 
-import { at, obj, objs, str, stringMap } from "./fields.js";
+import { at, isObj, obj, str, stringMap } from "./fields.js";
 import { K, WORKLOAD_CONTROLLERS, kindKey } from "./kinds.js";
 import {
   findMeshConfigMap,
@@ -301,10 +301,14 @@ export function sidecarOptOut(
 
 /** A container named istio-proxy, in containers or (native sidecar) initContainers. */
 export function proxyContainer(spec: Record<string, unknown>): Record<string, unknown> | undefined {
-  return (
-    objs(spec.containers).find((c) => c.name === "istio-proxy") ??
-    objs(spec.initContainers).find((c) => c.name === "istio-proxy")
-  );
+  // Walks the lists in place: every check that looks at a sidecar asks, for every workload.
+  return namedProxy(spec.containers) ?? namedProxy(spec.initContainers);
+}
+
+function namedProxy(list: unknown): Record<string, unknown> | undefined {
+  if (!Array.isArray(list)) return undefined;
+  for (const c of list as unknown[]) if (isObj(c) && c.name === "istio-proxy") return c;
+  return undefined;
 }
 
 function podDataPlane(
