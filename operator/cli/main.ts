@@ -97,4 +97,11 @@ async function main(argv: string[]): Promise<number> {
   return code;
 }
 
+// A reader that went away (`| head`) is not a failure; any other write error (a full disk) is.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  process.stderr.write(`mesh-compliance: cannot write the output: ${err.message}\n`);
+  process.exit(2);
+});
+
 process.exitCode = await main(process.argv);

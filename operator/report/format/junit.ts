@@ -3,9 +3,15 @@
 
 import type { ScanResult } from "../../scan/scan.js";
 import type { ThreatReport } from "../types.js";
+import { hexEscape } from "./table.js";
+
+// XML 1.0 cannot carry most control characters, even escaped; they are shown as \xNN.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const XML_INVALID = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g;
 
 function xml(text: string): string {
   return text
+    .replace(XML_INVALID, hexEscape)
     .replace(/&/g, "&amp;")
     .replace(/</g, "&lt;")
     .replace(/>/g, "&gt;")

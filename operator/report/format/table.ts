@@ -31,8 +31,25 @@ const SEVERITY_COLOUR: Record<Severity, Colour> = {
   info: "gray",
 };
 
+/**
+ * Names and messages come from scanned files, which may be hostile: control characters (escape
+ * sequences that clear the screen or forge lines) are shown as `\xNN` instead of being sent to
+ * the terminal.
+ */
+export function printable(text: string): string {
+  return text.replace(TERMINAL_CONTROL, hexEscape);
+}
+
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const TERMINAL_CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+
+export function hexEscape(c: string): string {
+  return `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
+}
+
 /** Wraps text at word boundaries so that no line passes `width`; long words are split. */
-export function wrap(text: string, width: number, indent: number): string[] {
+export function wrap(raw: string, width: number, indent: number): string[] {
+  const text = printable(raw);
   const room = Math.max(10, width - indent);
   const words = text
     .split(/\s+/)

@@ -123,6 +123,33 @@ spec:
     assert.match(r.stdout, /^S-01 /m);
   });
 
+  it("shows control characters from scanned names escaped, in the table and in JUnit", () => {
+    const hostile = `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: "evil\\e[2J\\e]0;pwned\\a", namespace: istio-system}
+spec: {mtls: {mode: PERMISSIVE}}
+`;
+    const table = run(["scan", "-"], hostile).stdout;
+    assert.ok(!table.includes("\u001b"), "no escape character reaches the terminal");
+    assert.match(table, /evil\\x1b\[2J/);
+    const junit = run(["scan", "-", "-o", "junit"], hostile).stdout;
+    // eslint-disable-next-line no-control-regex -- looking for control characters is the point
+    const invalidXml = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/;
+    assert.ok(!invalidXml.test(junit), "JUnit stays valid XML");
+  });
+
+  it("exits quietly when the reader of its output goes away", () => {
+    const r = spawnSync(
+      "bash",
+      ["-c", `node ${cli} scan deploy/examples/insecure-mesh -o json | head -c 10`],
+      {
+        cwd: root,
+        encoding: "utf8",
+      },
+    );
+    assert.doesNotMatch(r.stderr, /EPIPE|Unhandled/);
+  });
+
   it("prints YAML output", () => {
     const r = run(["scan", "-", "-o", "yaml"], permissive);
     assert.match(r.stdout, /^summary:/m);
