@@ -134,7 +134,9 @@ class Reader {
       return undefined;
     }
     const date = new Date(text);
-    if (Number.isNaN(date.getTime())) {
+    // Date() rolls 2027-02-30 over to March; a date that does not round-trip does not exist.
+    const dateOnly = /^\d{4}-\d{2}-\d{2}$/.test(text);
+    if (Number.isNaN(date.getTime()) || (dateOnly && date.toISOString().slice(0, 10) !== text)) {
       this.fail(field, `"${text}" is not a date (expected RFC 3339, e.g. 2027-01-31)`);
       return undefined;
     }
@@ -157,6 +159,16 @@ class Reader {
     return text;
   }
 
+  /** The items of a list field; anything else but absence is an error. */
+  list(value: unknown, field: string): unknown[] {
+    if (value === undefined || value === null) return [];
+    if (!Array.isArray(value)) {
+      this.fail(field, `must be a list, got ${typeName(value)}`);
+      return [];
+    }
+    return value;
+  }
+
   stringList(value: unknown, field: string): string[] {
     if (value === undefined) return [];
     if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) {
@@ -171,8 +183,9 @@ class Reader {
 export function parseThreatPolicy(object: KubeObject): ThreatPolicy {
   const r = new Reader();
   const policy = defaultPolicy();
-  policy.name = object.metadata.name ?? "default";
-  if (object.metadata.generation !== undefined) policy.generation = object.metadata.generation;
+  const metadata = isObj(object.metadata) ? object.metadata : {};
+  policy.name = typeof metadata.name === "string" ? metadata.name : "default";
+  if (typeof metadata.generation === "number") policy.generation = metadata.generation;
   const spec = object.spec ?? {};
   if (!isObj(spec)) {
     throw new PolicyValidationError(policy.name, [{ field: "spec", message: "must be an object" }]);
@@ -234,21 +247,33 @@ function readThreats(r: Reader, value: unknown, policy: ThreatPolicy): void {
   }
   for (const [id, raw] of Object.entries(value)) {
     const field = `spec.threats.${id}`;
-    if (!isThreatId(id)) {
-      r.fail(field, `"${id}" is not a threat id (S-01 … E-03)`);
-      continue;
+    if (!isThreatId(id)) r.fail(field, `"${id}" is not a threat id (S-01 … E-03)`);
+    else if (!isObj(raw)) {
+      r.fail(field, `must be a map such as {enabled: false}, got ${typeName(raw)}`);
+    } else {
+      policy.threats[id] = readThreatSettings(r, field, raw);
     }
-    const settings: ThreatSettings = {
-      enabled: bool(obj(raw)?.enabled) ?? true,
-      parameters: obj(obj(raw)?.parameters) ?? {},
-    };
-    const risk = obj(raw)?.risk;
-    if (risk !== undefined) {
-      if (RISKS.includes(risk as Risk)) settings.risk = risk as Risk;
-      else r.fail(`${field}.risk`, `${JSON.stringify(risk)} is not one of ${RISKS.join(", ")}`);
-    }
-    policy.threats[id] = settings;
   }
+}
+
+function readThreatSettings(
+  r: Reader,
+  field: string,
+  raw: Record<string, unknown>,
+): ThreatSettings {
+  if (raw.enabled !== undefined && typeof raw.enabled !== "boolean") {
+    r.fail(`${field}.enabled`, `must be true or false, got ${typeName(raw.enabled)}`);
+  }
+  const settings: ThreatSettings = {
+    enabled: bool(raw.enabled) ?? true,
+    parameters: obj(raw.parameters) ?? {},
+  };
+  const risk = raw.risk;
+  if (risk !== undefined) {
+    if (RISKS.includes(risk as Risk)) settings.risk = risk as Risk;
+    else r.fail(`${field}.risk`, `${JSON.stringify(risk)} is not one of ${RISKS.join(", ")}`);
+  }
+  return settings;
 }
 
 function readEnvoyFilters(r: Reader, value: unknown, policy: ThreatPolicy): void {
@@ -281,7 +306,7 @@ function readEnvoyFilters(r: Reader, value: unknown, policy: ThreatPolicy): void
 }
 
 function readSubjects(r: Reader, value: unknown): Subject[] {
-  return arr(value).flatMap((entry, i) => {
+  return r.list(value, "spec.trustedSubjects").flatMap((entry, i) => {
     const field = `spec.trustedSubjects[${i}]`;
     const kind = str(obj(entry)?.kind);
     const name = str(obj(entry)?.name);
@@ -303,7 +328,7 @@ function readSubjects(r: Reader, value: unknown): Subject[] {
 }
 
 function readWaivers(r: Reader, value: unknown): Waiver[] {
-  return arr(value).flatMap((entry, i) => {
+  return r.list(value, "spec.waivers").flatMap((entry, i) => {
     const field = `spec.waivers[${i}]`;
     const o = obj(entry);
     if (!o) {
@@ -340,7 +365,7 @@ function readWaivers(r: Reader, value: unknown): Waiver[] {
 }
 
 function readAttestations(r: Reader, value: unknown): Attestation[] {
-  return arr(value).flatMap((entry, i) => {
+  return r.list(value, "spec.attestations").flatMap((entry, i) => {
     const field = `spec.attestations[${i}]`;
     const o = obj(entry) ?? {};
     const threat = r.threat(o.threat, `${field}.threat`);
@@ -382,4 +407,11 @@ function readMultiCluster(r: Reader, value: unknown): boolean {
     return false;
   }
   return enabled;
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "a map";
+  return `${typeof value} ${JSON.stringify(value)}`;
 }

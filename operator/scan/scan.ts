@@ -38,9 +38,16 @@ export async function loadPolicy(file: string): Promise<ThreatPolicy> {
   } catch (err) {
     throw new UsageError(`--policy ${file}: ${err instanceof Error ? err.message : String(err)}`);
   }
-  const policies = docs.filter((d) => isObj(d) && d.kind === "ThreatPolicy");
+  const policies = docs.filter(
+    (d) =>
+      isObj(d) &&
+      d.kind === "ThreatPolicy" &&
+      String(d.apiVersion).startsWith("meshcompliance.io/"),
+  );
   if (policies.length !== 1) {
-    throw new UsageError(`--policy ${file}: expected one ThreatPolicy, found ${policies.length}`);
+    throw new UsageError(
+      `--policy ${file}: expected one ThreatPolicy (apiVersion meshcompliance.io/v1alpha1), found ${policies.length}`,
+    );
   }
   try {
     return parseThreatPolicy(policies[0] as KubeObject);

@@ -66,3 +66,26 @@ describe("ThreatPolicy parsing", () => {
     ]);
   });
 });
+
+describe("ThreatPolicy value types", () => {
+  it("rejects threat settings that are not maps and enabled values that are not booleans", () => {
+    const errors = errorsOf("  threats:\n    D-01: false\n    E-02: {enabled: 'no'}\n");
+    assert.deepEqual(errors, [
+      "spec.threats.D-01: must be a map such as {enabled: false}, got boolean false",
+      'spec.threats.E-02.enabled: must be true or false, got string "no"',
+    ]);
+  });
+
+  it("rejects lists given as other values and dates that do not exist", () => {
+    const errors = errorsOf(
+      "  attestations: 'yes'\n  waivers:\n  - {threat: E-02, reason: r, expires: '2027-02-30'}\n",
+    );
+    assert.deepEqual(
+      errors,
+      [
+        '"2027-02-30" is not a date (expected RFC 3339, e.g. 2027-01-31)',
+        'must be a list, got string "yes"',
+      ].map((m, i) => `${i === 0 ? "spec.waivers[0].expires" : "spec.attestations"}: ${m}`),
+    );
+  });
+});
