@@ -152,7 +152,10 @@ export class Mesh {
     )
       .filter((c) => !ownedByPresentController(c, this.snapshot))
       // Only the template's labels decide whether its pods run; judging the template costs more.
-      .filter((c) => !pods.some((p) => templateRunsAs(templateLabels(c), p)))
+      .filter((c) => {
+        const labels = templateLabels(c);
+        return !pods.some((p) => templateRunsAs(labels, p));
+      })
       .flatMap((c) => this.fromTemplate(c));
     return [...pods, ...templates];
   }
