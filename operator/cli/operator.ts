@@ -3,6 +3,9 @@
 
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
+import { existsSync } from "node:fs";
+import { homedir } from "node:os";
+import { delimiter, join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "winston";
 import { ConfigError, configHelp, loadConfig, type OperatorConfig } from "../config/config.js";
@@ -25,6 +28,8 @@ function defaultsContext(): Omit<DefaultContext, "inCluster"> {
 }
 
 /** Thrown for a kubeconfig or context that cannot be used; exit code 2. */
+const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
 class KubeConfigError extends Error {
   override readonly name = "KubeConfigError";
 }
@@ -39,8 +44,28 @@ export function kubeConfigFor(config: OperatorConfig): KubeConfig {
         `--kubeconfig: got "${config.kubeconfig}", expected a readable kubeconfig file (${message(error)})`,
       );
     }
-  } else if (config.inCluster) kc.loadFromCluster();
-  else kc.loadFromDefault();
+  } else if (config.inCluster) {
+    if (!existsSync(SERVICE_ACCOUNT_TOKEN)) {
+      throw new KubeConfigError(
+        `no cluster: KUBERNETES_SERVICE_HOST is set but ${SERVICE_ACCOUNT_TOKEN} is missing ` +
+          "(mount the ServiceAccount token, or use --kubeconfig)",
+      );
+    }
+    kc.loadFromCluster();
+  } else {
+    // Without a kubeconfig, client-node falls back to http://localhost:8080, which is where the
+    // operator's own metrics listen by default: say what is missing instead.
+    const candidates = (process.env.KUBECONFIG || join(homedir(), ".kube", "config"))
+      .split(delimiter)
+      .filter((f) => f !== "");
+    if (!candidates.some((f) => existsSync(f))) {
+      throw new KubeConfigError(
+        `no cluster: not in a pod, and no kubeconfig at ${candidates.join(", ") || "$KUBECONFIG"} ` +
+          "(use --kubeconfig or set KUBECONFIG)",
+      );
+    }
+    kc.loadFromDefault();
+  }
   if (config.context !== undefined) {
     if (!kc.getContexts().some((c) => c.name === config.context)) {
       throw new KubeConfigError(
