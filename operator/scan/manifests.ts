@@ -105,7 +105,9 @@ export async function loadManifests(
 }
 
 /** Parses one file's text (YAML or JSON) into `result`. */
-export function parseText(text: string, file: string, result: LoadedManifests): void {
+export function parseText(raw: string, file: string, result: LoadedManifests): void {
+  // A byte-order mark is legal at the start of YAML and JSON files but not inside JSON.parse.
+  const text = raw.startsWith("\uFEFF") ? raw.slice(1) : raw;
   const trimmed = text.trimStart();
   if (file.endsWith(".json") || trimmed.startsWith("{") || trimmed.startsWith("[")) {
     if (parseJson(text, file, result)) return;
@@ -160,9 +162,10 @@ export function splitDocuments(text: string): RawDocument[] {
   let start = 0;
   for (let i = 0; i <= lines.length; i++) {
     const line = lines[i];
-    const boundary = line === undefined || /^---(\s|$)/.test(line) || /^\.\.\.\s*$/.test(line);
-    if (!boundary) continue;
+    if (!isBoundary(line)) continue;
     const body = lines.slice(start, i).join("\n");
+    // Directives (`%YAML 1.2`) belong to the document that the next `---` opens.
+    if (line !== undefined && isDirectivesOnly(body)) continue;
     if (body.trim() !== "") docs.push({ text: body, line: start + 1 });
     start = i + 1;
     // Content after `--- ` on the same line (`--- {kind: ...}`) opens the next document.
@@ -173,6 +176,16 @@ export function splitDocuments(text: string): RawDocument[] {
     }
   }
   return docs;
+}
+
+/** `---`, `...` or the end of the text separate documents. */
+function isBoundary(line: string | undefined): boolean {
+  return line === undefined || /^---(\s|$)/.test(line) || /^\.\.\.\s*$/.test(line);
+}
+
+function isDirectivesOnly(body: string): boolean {
+  const lines = body.split("\n").filter((l) => l.trim() !== "" && !l.startsWith("#"));
+  return lines.length > 0 && lines.every((l) => l.startsWith("%"));
 }
 
 function addDocument(value: unknown, at: SourceLocation, result: LoadedManifests): void {

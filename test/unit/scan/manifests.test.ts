@@ -173,3 +173,18 @@ describe("field shapes", () => {
     assert.deepEqual(r.errors, []);
   });
 });
+
+describe("file encodings and directives", () => {
+  it("reads a JSON file that starts with a byte-order mark", () => {
+    const r = parse(
+      '\uFEFF{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"a"}}',
+      "bom.json",
+    );
+    assert.deepEqual([r.objects.length, r.errors.length], [1, 0]);
+  });
+
+  it("keeps a %YAML directive with the document it introduces", () => {
+    const r = parse("%YAML 1.2\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n");
+    assert.deepEqual([r.objects.length, r.errors.length], [1, 0]);
+  });
+});
