@@ -2,9 +2,9 @@
 /* global fetch */
 // `make demo`: the operator's main job on one command. Starts the test control plane (real
 // kube-apiserver and etcd, built or reused by hack/controlplane/build.sh), installs the CRDs, applies
-// the hardened example mesh and the default ThreatPolicy, runs `mesh-compliance operator` as a
-// child process against it, prints the ComplianceReport table (what `kubectl get compliancereports`
-// shows), the threat table and key gauges, then switches the mesh-wide PeerAuthentication to
+// the hardened example mesh and its ThreatPolicy (deploy/examples/policies/hardened.yaml), runs
+// `mesh-compliance operator` as a child process against it, prints the ComplianceReport table (what
+// `kubectl get compliancereports` shows), the threat table and key gauges, then switches the mesh-wide PeerAuthentication to
 // PERMISSIVE and shows both change. Everything it started is stopped on the way out.
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
@@ -109,10 +109,18 @@ try {
     log: () => undefined,
   });
   const admin = cp.kubeConfig;
-  const skipped = await support.applyObjects(admin, [
-    support.yamlObjects(join(root, "deploy/base/threatpolicy-default.yaml"))[0],
-    ...support.exampleObjects("hardened-mesh"),
-  ]);
+  // The hardened mesh declares deliberate choices in its own policy: without it, its allowed
+  // rate-limit EnvoyFilter would show T-03 Violated and the audit attestation (R-02) would be missing.
+  // The demo plays the GitOps tool: objects are applied with Flux's field manager, as in a cluster
+  // run from Git, so config-outside-gitops (T-02/R-02) sees GitOps-managed objects.
+  const skipped = await support.applyObjects(
+    admin,
+    [
+      support.yamlObjects(join(root, "deploy/examples/policies/hardened.yaml"))[0],
+      ...support.exampleObjects("hardened-mesh"),
+    ],
+    { fieldManager: "kustomize-controller" },
+  );
   if (skipped.length > 0) say(`(left out, their CRDs are not installed: ${skipped.join(", ")})`);
   // The example's validating webhook calls istiod, which does not run here; it would refuse the
   // PERMISSIVE switch below.
@@ -140,7 +148,7 @@ try {
     return res?.status === 200 ? true : undefined;
   });
   await waitFor("the ComplianceReport", 30_000, async () => {
-    const r = await support.getReport(admin, "default");
+    const r = await support.getReport(admin, "hardened");
     return r?.status?.threats ? true : undefined;
   });
   say();
@@ -161,7 +169,7 @@ try {
     body: [{ op: "replace", path: "/spec/mtls/mode", value: "PERMISSIVE" }],
   });
   await waitFor("S-01 Violated", 30_000, async () => {
-    const r = await support.getReport(admin, "default");
+    const r = await support.getReport(admin, "hardened");
     return r?.status?.threats?.find((t) => t.id === "S-01")?.status === "Violated"
       ? true
       : undefined;

@@ -17,7 +17,7 @@ import { loadConfig } from "../../operator/config/config.js";
 import { startOperator, type OperatorRuntime } from "../../operator/controller/runtime.js";
 import type { KubeObject } from "../../operator/engine/types.js";
 import type { ComplianceReportStatus } from "../../operator/report/types.js";
-import type { ControlPlane } from "../harness/index.js";
+import type { ControlPlane, PolicyRule } from "../harness/index.js";
 
 export const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 export const OPERATOR_NAMESPACE = "mesh-compliance-system";
@@ -45,14 +45,23 @@ const isWebhook = (o: KubeObject): boolean => o.kind.endsWith("WebhookConfigurat
  * API server never calls the examples' webhooks (whose services do not exist) while the rest is
  * created. Existing objects are left alone.
  */
-export async function applyObjects(kc: KubeConfig, objects: KubeObject[]): Promise<string[]> {
+export async function applyObjects(
+  kc: KubeConfig,
+  objects: KubeObject[],
+  options: { fieldManager?: string } = {},
+): Promise<string[]> {
   const api = KubernetesObjectApi.makeApiClient(kc);
   const order = (o: KubeObject): number => (o.kind === "Namespace" ? 0 : isWebhook(o) ? 2 : 1);
   const sorted = [...objects].sort((a, b) => order(a) - order(b));
   const skipped: string[] = [];
   for (const object of sorted) {
     try {
-      await api.create(withTlsData(object) as KubernetesObject);
+      await api.create(
+        withTlsData(object) as KubernetesObject,
+        undefined,
+        undefined,
+        options.fieldManager,
+      );
     } catch (error) {
       const code = error instanceof ApiException ? (error as ApiException<unknown>).code : 0;
       // Kinds whose CRDs this control plane lacks (cert-manager) are left out.
@@ -64,13 +73,17 @@ export async function applyObjects(kc: KubeConfig, objects: KubeObject[]): Promi
     }
     // No controller-manager runs: Pods need the namespace's default ServiceAccount made by hand.
     if (object.kind === "Namespace") {
-      await applyObjects(kc, [
-        {
-          apiVersion: "v1",
-          kind: "ServiceAccount",
-          metadata: { name: "default", namespace: object.metadata.name ?? "" },
-        },
-      ]);
+      await applyObjects(
+        kc,
+        [
+          {
+            apiVersion: "v1",
+            kind: "ServiceAccount",
+            metadata: { name: "default", namespace: object.metadata.name ?? "" },
+          },
+        ],
+        options,
+      );
     }
   }
   return skipped;
@@ -92,6 +105,46 @@ export async function operatorKubeConfig(cp: ControlPlane): Promise<KubeConfig> 
   const token = await cp.serviceAccountToken({
     namespace: OPERATOR_NAMESPACE,
     name: OPERATOR_ACCOUNT,
+  });
+  return cp.kubeConfigForToken(token);
+}
+
+/**
+ * A token for another ServiceAccount in the operator's namespace, bound to the shipped ClusterRole
+ * minus some resources (and to the shipped leader-election Role), for tests of missing access.
+ */
+export async function restrictedOperatorKubeConfig(
+  cp: ControlPlane,
+  account: string,
+  withoutResources: readonly string[],
+): Promise<KubeConfig> {
+  await operatorKubeConfig(cp);
+  const shipped = yamlObjects(`${REPO}deploy/base/rbac.yaml`).find(
+    (o) => o.kind === "ClusterRole",
+  ) as (KubeObject & { rules: PolicyRule[] }) | undefined;
+  if (!shipped) throw new Error("deploy/base/rbac.yaml has no ClusterRole");
+  const rules = shipped.rules
+    .map((r) => ({ ...r, resources: r.resources.filter((x) => !withoutResources.includes(x)) }))
+    .filter((r) => r.resources.length > 0);
+  const role = `${OPERATOR_ACCOUNT}-${account}`;
+  await cp.ensureClusterRole(role, rules);
+  await applyObjects(cp.kubeConfig, [
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: { name: `${account}-leader-election`, namespace: OPERATOR_NAMESPACE },
+      roleRef: {
+        apiGroup: "rbac.authorization.k8s.io",
+        kind: "Role",
+        name: `${OPERATOR_ACCOUNT}-leader-election`,
+      },
+      subjects: [{ kind: "ServiceAccount", name: account, namespace: OPERATOR_NAMESPACE }],
+    },
+  ]);
+  const token = await cp.serviceAccountToken({
+    namespace: OPERATOR_NAMESPACE,
+    name: account,
+    clusterRole: role,
   });
   return cp.kubeConfigForToken(token);
 }
