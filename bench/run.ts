@@ -53,7 +53,8 @@ const USAGE = `Usage: npm run bench -- [flags]
   --namespaces N   application namespaces (default 5000)
   --pods N         application pods (default 50000)
   --policies N     Istio policies (default 10000)
-  --bindings N     RBAC bindings, RoleBindings and ClusterRoleBindings (default 5000)
+  --bindings N     RBAC bindings, RoleBindings and ClusterRoleBindings (default: as many as
+                   namespaces)
   --seed N         generator seed (default 42)
   --runs N         measured runs per figure (default 5; the scan uses at most 3)
   --warmup N       unmeasured runs first (default 1)
@@ -102,12 +103,13 @@ function parseSettings(argv: string[]): Settings | undefined {
       throw new Error(`--only must be one of ${PHASES.join(", ")}, got ${phase}`);
     }
   }
+  const namespaces = intFlag(values.namespaces, "namespaces", 5000);
   return {
     size: {
-      namespaces: intFlag(values.namespaces, "namespaces", 5000),
+      namespaces,
       pods: intFlag(values.pods, "pods", 50000),
       policies: intFlag(values.policies, "policies", 10000),
-      bindings: intFlag(values.bindings, "bindings", 5000),
+      bindings: intFlag(values.bindings, "bindings", namespaces),
     },
     seed: intFlag(values.seed, "seed", 42),
     runs: Math.max(1, intFlag(values.runs, "runs", 5)),
