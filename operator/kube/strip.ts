@@ -88,6 +88,7 @@ function copyBody(resource: WatchedResource, source: Json, out: Json, metadata: 
   for (const [key, value] of Object.entries(source)) {
     if (!DROPPED_TOP_LEVEL.has(key)) out[key] = value;
   }
+  pruneBody(resource, out);
   const status = keptStatus(resource, source["status"]);
   if (status !== undefined) out["status"] = status;
   if (keepsData(resource, metadata) && source["data"] !== undefined) out["data"] = source["data"];
@@ -111,4 +112,94 @@ function keptStatus(resource: WatchedResource, status: unknown): Json | undefine
     return out;
   }
   return undefined;
+}
+
+/**
+ * Pods are most of a cluster's objects, so the cache keeps only the parts of their spec that the
+ * checks read: containers' identity, ports, security context and resources, and the pod-level
+ * security settings. Environment and arguments are kept only for Istio's own containers, where
+ * the checks read the interception mode; volumes, probes, scheduling and the rest are dropped.
+ */
+const KEPT_POD_SPEC = [
+  "containers",
+  "initContainers",
+  "securityContext",
+  "hostNetwork",
+  "hostPID",
+  "hostIPC",
+  "serviceAccountName",
+  "automountServiceAccountToken",
+] as const;
+
+const KEPT_CONTAINER = [
+  "name",
+  "image",
+  "ports",
+  "securityContext",
+  "resources",
+  "restartPolicy",
+] as const;
+
+/** Containers whose environment and flags the checks read: the proxy, its init, and istiod. */
+const ISTIO_CONTAINERS = new Set(["istio-proxy", "istio-init", "istio-validation", "discovery"]);
+
+const WORKLOAD_KINDS = new Set(["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"]);
+
+/** Prunes the pod spec of a Pod, or the pod template of a workload controller, in place. */
+function pruneBody(resource: WatchedResource, out: Json): void {
+  if (!isRecord(out["spec"])) return;
+  const spec: Json = { ...out["spec"] };
+  out["spec"] = spec;
+  if (resource.group === "" && resource.kind === "Pod") {
+    out["spec"] = prunePodSpec(spec);
+    return;
+  }
+  const template =
+    resource.kind === "CronJob"
+      ? templateAt(spec, ["jobTemplate", "spec", "template"])
+      : WORKLOAD_KINDS.has(resource.kind)
+        ? templateAt(spec, ["template"])
+        : undefined;
+  if (template && isRecord(template["spec"])) {
+    template["spec"] = prunePodSpec(template["spec"]);
+  }
+}
+
+/** The pod template at `path`, copied along the way so the caller's object is not changed. */
+function templateAt(spec: Json, path: string[]): Json | undefined {
+  let current = spec;
+  for (const key of path) {
+    const next = current[key];
+    if (!isRecord(next)) return undefined;
+    const copy = { ...next };
+    current[key] = copy;
+    current = copy;
+  }
+  return current;
+}
+
+export function prunePodSpec(spec: Json): Json {
+  const out: Json = {};
+  for (const key of KEPT_POD_SPEC) {
+    if (spec[key] !== undefined) out[key] = spec[key];
+  }
+  for (const key of ["containers", "initContainers"] as const) {
+    const list = out[key];
+    if (Array.isArray(list)) out[key] = list.map(pruneContainer);
+  }
+  return out;
+}
+
+function pruneContainer(container: unknown): unknown {
+  if (!isRecord(container)) return container;
+  const out: Json = {};
+  for (const key of KEPT_CONTAINER) {
+    if (container[key] !== undefined) out[key] = container[key];
+  }
+  if (typeof container["name"] === "string" && ISTIO_CONTAINERS.has(container["name"])) {
+    for (const key of ["env", "args", "command"]) {
+      if (container[key] !== undefined) out[key] = container[key];
+    }
+  }
+  return out;
 }

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Backoff } from "../../../operator/kube/backoff.js";
 import { WATCHED_RESOURCES, type WatchedResource } from "../../../operator/kube/resources.js";
-import { stripObject } from "../../../operator/kube/strip.js";
+import { prunePodSpec, stripObject } from "../../../operator/kube/strip.js";
 
 function resource(group: string, kind: string): WatchedResource {
   const found = WATCHED_RESOURCES.find((r) => r.group === group && r.kind === kind);
@@ -203,7 +203,7 @@ describe("stripObject keeps only what the checks read", () => {
     });
   }
 
-  it("keeps labels, annotations, owners, spec and creation time of a Pod", () => {
+  it("keeps labels, annotations, owners, creation time and the pod spec the checks read", () => {
     const input = runningPod();
     const out = stripObject(POD, "v1", input) as unknown as Json;
     const meta = out["metadata"] as Json;
@@ -211,7 +211,48 @@ describe("stripObject keeps only what the checks read", () => {
     for (const key of ["labels", "annotations", "ownerReferences", "creationTimestamp"]) {
       assert.deepEqual(meta[key], inputMeta[key], key);
     }
-    assert.deepEqual(out["spec"], input["spec"]);
+    assert.deepEqual(out["spec"], prunePodSpec(input["spec"] as Json));
+  });
+
+  it("keeps containers' security fields and Istio containers' env, drops volumes and probes", () => {
+    const spec = prunePodSpec({
+      hostNetwork: false,
+      volumes: [{ name: "v" }],
+      tolerations: [{ key: "k" }],
+      securityContext: { runAsNonRoot: true },
+      containers: [
+        {
+          name: "app",
+          image: "app:1",
+          env: [{ name: "SECRET_URL", value: "x" }],
+          livenessProbe: { httpGet: { path: "/" } },
+          securityContext: { readOnlyRootFilesystem: true },
+          resources: { limits: { cpu: "1" } },
+        },
+        {
+          name: "istio-proxy",
+          image: "proxyv2:1",
+          env: [{ name: "ISTIO_META_INTERCEPTION_MODE", value: "TPROXY" }],
+        },
+      ],
+    });
+    assert.deepEqual(spec, {
+      hostNetwork: false,
+      securityContext: { runAsNonRoot: true },
+      containers: [
+        {
+          name: "app",
+          image: "app:1",
+          securityContext: { readOnlyRootFilesystem: true },
+          resources: { limits: { cpu: "1" } },
+        },
+        {
+          name: "istio-proxy",
+          image: "proxyv2:1",
+          env: [{ name: "ISTIO_META_INTERCEPTION_MODE", value: "TPROXY" }],
+        },
+      ],
+    });
   });
 
   it("measures the bytes kept per running sidecar-injected pod", (t) => {
