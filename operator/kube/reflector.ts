@@ -28,6 +28,13 @@ const STALL_GRACE_SECONDS = 30;
 export const REASON_FORBIDDEN = "forbidden";
 export const REASON_NOT_INSTALLED = "not installed";
 
+/**
+ * How soon a synced kind that answered 404 is tried again. Not the growing backoff: the usual
+ * cause is an API server that has just restarted and serves the CRD a moment later, and a removed
+ * CRD is confirmed by discovery within two rounds anyway.
+ */
+const NOT_FOUND_RETRY_MS = 1_000;
+
 export interface ReflectorOptions {
   resource: WatchedResource;
   transport: Transport;
@@ -67,6 +74,8 @@ export class Reflector {
   private available = false;
   private reason: string | undefined = "not yet discovered";
   private synced = false;
+  /** Consecutive discovery rounds that did not list this synced kind. */
+  private missingRounds = 0;
   /** setVersion was called at least once: "not installed" is then known, not assumed. */
   private discovered = false;
   private run: { abort: AbortController; done: Promise<void> } | undefined;
@@ -98,7 +107,17 @@ export class Reflector {
 
   /** Applies a discovery result: (re)starts on a new version, stops when no longer served. */
   async setVersion(version: string | undefined): Promise<void> {
+    if (version !== undefined) this.missingRounds = 0;
     if (this.discovered && version === this.version) return;
+    // An API server that is starting up may not serve every CRD's group yet. A kind that was
+    // synced is declared not installed only when a second discovery round agrees, so a restart
+    // does not empty the cache (and reopen every finding) for a moment.
+    if (version === undefined && this.synced && this.missingRounds++ < 1) {
+      this.options.logger.info("kind missing from discovery; waiting for the next round", {
+        kind: this.kind,
+      });
+      return;
+    }
     await this.stop();
     this.discovered = true;
     this.version = version;
@@ -154,6 +173,12 @@ export class Reflector {
       this.options.logger.info("resourceVersion expired; relisting", fields);
       this.resourceVersion = undefined;
       return backoff.next() / 4;
+    }
+    // A synced kind that answers 404 is most likely served again in a moment (an API server
+    // restarting); discovery, not one failed request, decides that it was removed.
+    if (code === NOT_FOUND && this.synced) {
+      this.options.logger.warn("kind answered 404; keeping its data and retrying", fields);
+      return NOT_FOUND_RETRY_MS;
     }
     if (code === FORBIDDEN || code === NOT_FOUND) {
       const reason = code === FORBIDDEN ? REASON_FORBIDDEN : REASON_NOT_INSTALLED;

@@ -218,22 +218,31 @@ function children([at, value]: Located, segment: string): Located[] {
   return isObj(child) ? Object.entries(child).map(([k, v]): Located => [`${here}.${k}`, v]) : [];
 }
 
-/** Every value at `path`, with its concrete path (`spec.rules[2].from`). */
-function valuesAt(root: unknown, path: string): Located[] {
+/** Every value at the path's segments, with its concrete path (`spec.rules[2].from`). */
+function valuesAt(root: unknown, segments: readonly string[]): Located[] {
   let current: Located[] = [["", root]];
-  for (const segment of path.split(".")) {
+  for (const segment of segments) {
+    if (current.length === 0) return current;
     current = current.flatMap((located) => children(located, segment));
   }
   return current;
 }
 
+/** Rules with their paths split once: the scan checks every object against them. */
+const COMPILED = new Map(
+  Object.entries(RULES).map(([kind, rules]) => [
+    kind,
+    rules.map(([path, expect]) => [path.split("."), expect] as const),
+  ]),
+);
+
 /** Problems with the fields the checks read, as `field: problem`; empty when the shape is right. */
 export function shapeProblems(object: KubeObject): string[] {
-  const rules = RULES[kindKey(object.apiVersion, object.kind)];
+  const rules = COMPILED.get(kindKey(object.apiVersion, object.kind));
   if (!rules) return [];
   const problems: string[] = [];
-  for (const [path, expect] of rules) {
-    for (const [at, value] of valuesAt(object, path)) {
+  for (const [segments, expect] of rules) {
+    for (const [at, value] of valuesAt(object, segments)) {
       // A null is what YAML gives for `key:` with nothing after it: treated as absent.
       if (value === null) continue;
       const problem = mismatch(value, expect);

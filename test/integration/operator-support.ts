@@ -149,7 +149,18 @@ export async function restrictedOperatorKubeConfig(
   return cp.kubeConfigForToken(token);
 }
 
-export const quietLogger = (): winston.Logger => winston.createLogger({ silent: true });
+/** Silent, unless MESH_COMPLIANCE_TEST_LOGS is set: then the operator's logs go to stderr. */
+export const quietLogger = (): winston.Logger =>
+  process.env.MESH_COMPLIANCE_TEST_LOGS
+    ? winston.createLogger({
+        level: "debug",
+        format: winston.format.combine(winston.format.timestamp(), winston.format.json()),
+        transports: [
+          // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- winston's transport typings do not match its classes
+          new winston.transports.Console({ stderrLevels: ["error", "warn", "info", "debug"] }),
+        ],
+      })
+    : winston.createLogger({ silent: true });
 
 export interface StartOptions {
   args?: string[];
