@@ -209,7 +209,16 @@ describe("operator: the insecure example", () => {
   it("keeps a status-only ThreatPolicy update from causing another write", run, async () => {
     assert.ok(runtime);
     await runtime.controller.idle();
-    const before = (await getReport(env.cp.kubeConfig, "default"))?.metadata.resourceVersion;
+    // Earlier tests leave debounced work behind; wait until the report has stopped changing, so
+    // that a write seen below can only come from the status-only update.
+    let before = (await getReport(env.cp.kubeConfig, "default"))?.metadata.resourceVersion;
+    for (let settled = false, tries = 0; !settled && tries < 20; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      await runtime.controller.idle();
+      const now = (await getReport(env.cp.kubeConfig, "default"))?.metadata.resourceVersion;
+      settled = now === before;
+      before = now;
+    }
     const policy = await getCr(env.cp.kubeConfig, "threatpolicies", "default");
     await env.cp.kubeConfig.makeApiClient(CustomObjectsApi).replaceClusterCustomObjectStatus({
       ...CR,
