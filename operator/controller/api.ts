@@ -52,7 +52,7 @@ export interface EventBody {
   lastTimestamp: string;
   count: number;
 }
-import { classify, statusCode } from "./errors.js";
+import { classify, statusCode, TransientError } from "./errors.js";
 
 export const GROUP = "meshcompliance.io";
 export const VERSION = "v1alpha1";
@@ -99,7 +99,7 @@ export function clusterObjects(kc: KubeConfig): ClusterObjects {
   return {
     async get(plural, name) {
       try {
-        return (await api.getClusterCustomObject({ ...base, plural, name })) as StoredObject;
+        return (await timed(api.getClusterCustomObject({ ...base, plural, name }))) as StoredObject;
       } catch (error) {
         if (statusCode(error) === 404) return undefined;
         throw classify(error, `reading ${plural}/${name}`);
@@ -107,7 +107,9 @@ export function clusterObjects(kc: KubeConfig): ClusterObjects {
     },
     async create(plural, body) {
       try {
-        return (await api.createClusterCustomObject({ ...base, plural, body })) as StoredObject;
+        return (await timed(
+          api.createClusterCustomObject({ ...base, plural, body }),
+        )) as StoredObject;
       } catch (error) {
         throw classify(error, `creating ${plural}/${body.metadata.name}`);
       }
@@ -115,12 +117,14 @@ export function clusterObjects(kc: KubeConfig): ClusterObjects {
     async replaceStatus(plural, body) {
       const name = body.metadata.name;
       try {
-        return (await api.replaceClusterCustomObjectStatus({
-          ...base,
-          plural,
-          name,
-          body,
-        })) as StoredObject;
+        return (await timed(
+          api.replaceClusterCustomObjectStatus({
+            ...base,
+            plural,
+            name,
+            body,
+          }),
+        )) as StoredObject;
       } catch (error) {
         throw classify(error, `writing the status of ${plural}/${name}`);
       }
@@ -133,7 +137,7 @@ export function eventSink(kc: KubeConfig): EventSink {
   return {
     async create(namespace, body) {
       try {
-        await api.createNamespacedEvent({ namespace, body: body as unknown as CoreV1Event });
+        await timed(api.createNamespacedEvent({ namespace, body: body as unknown as CoreV1Event }));
       } catch (error) {
         if (statusCode(error) === 409) return;
         throw classify(error, `creating Event ${namespace}/${body.metadata.name}`);
@@ -147,7 +151,7 @@ export function leaseApi(kc: KubeConfig): LeaseApi {
   return {
     async get(namespace, name) {
       try {
-        return (await api.readNamespacedLease({ namespace, name })) as unknown as Lease;
+        return (await timed(api.readNamespacedLease({ namespace, name }))) as unknown as Lease;
       } catch (error) {
         if (statusCode(error) === 404) return undefined;
         throw classify(error, `reading Lease ${namespace}/${name}`);
@@ -156,7 +160,9 @@ export function leaseApi(kc: KubeConfig): LeaseApi {
     async create(namespace, body) {
       try {
         const lease = body as unknown as V1Lease;
-        return (await api.createNamespacedLease({ namespace, body: lease })) as unknown as Lease;
+        return (await timed(
+          api.createNamespacedLease({ namespace, body: lease }),
+        )) as unknown as Lease;
       } catch (error) {
         throw classify(error, `creating Lease ${namespace}/${body.metadata?.name ?? ""}`);
       }
@@ -165,13 +171,33 @@ export function leaseApi(kc: KubeConfig): LeaseApi {
       const name = body.metadata?.name ?? "";
       try {
         const lease = body as unknown as V1Lease;
-        const stored = await api.replaceNamespacedLease({ namespace, name, body: lease });
+        const stored = await timed(api.replaceNamespacedLease({ namespace, name, body: lease }));
         return stored as unknown as Lease;
       } catch (error) {
         throw classify(error, `renewing Lease ${namespace}/${name}`);
       }
     },
   };
+}
+
+/**
+ * Every write and read of the controller gives up after this long. The client sets no deadline of
+ * its own, and a request caught by an API server that is shutting down can hang; without a
+ * deadline it would hold the work queue, and every later evaluation, behind it.
+ */
+export const REQUEST_TIMEOUT_MS = 20_000;
+
+function timed<T>(request: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      // Transient: the same request usually succeeds once the API server answers again.
+      reject(new TransientError(`no answer from the API server within ${REQUEST_TIMEOUT_MS} ms`));
+    }, REQUEST_TIMEOUT_MS);
+  });
+  return Promise.race([request, deadline]).finally(() => {
+    clearTimeout(timer);
+  });
 }
 
 /** MicroTime as the API server parses it: exactly six fractional digits. */

@@ -35,6 +35,15 @@ export const REASON_NOT_INSTALLED = "not installed";
  */
 const NOT_FOUND_RETRY_MS = 1_000;
 
+/**
+ * After a failure the next few watches ask for a short server-side timeout. An API server that has
+ * just restarted may accept a watch on a custom resource while its watch cache is still starting
+ * and then send nothing on it; reopening soon from the same resourceVersion delivers what was
+ * missed (or a 410 that relists), instead of waiting out a five-minute watch.
+ */
+const RECOVERY_WATCH_SECONDS = 5;
+const RECOVERY_WATCHES = 6;
+
 export interface ReflectorOptions {
   resource: WatchedResource;
   transport: Transport;
@@ -74,6 +83,8 @@ export class Reflector {
   private available = false;
   private reason: string | undefined = "not yet discovered";
   private synced = false;
+  /** Watches still to open with the short recovery timeout (see RECOVERY_WATCH_SECONDS). */
+  private shortWatches = 0;
   /** Consecutive discovery rounds that did not list this synced kind. */
   private missingRounds = 0;
   /** setVersion was called at least once: "not installed" is then known, not assumed. */
@@ -166,6 +177,7 @@ export class Reflector {
 
   /** Sorts a failure and returns how long to wait before the next attempt. */
   private recover(error: unknown, backoff: Backoff): number {
+    this.shortWatches = RECOVERY_WATCHES;
     const code = error instanceof KubeApiError ? error.code : 0;
     const message = error instanceof Error ? error.message : String(error);
     const fields = { kind: this.kind, code, error: message };
@@ -260,7 +272,9 @@ export class Reflector {
 
   /** One watch stream, from the current resourceVersion until the server or the stall timer ends it. */
   private async watch(version: string, signal: AbortSignal): Promise<void> {
-    const base = this.options.watchTimeoutSeconds;
+    const short = this.shortWatches > 0;
+    if (short) this.shortWatches -= 1;
+    const base = short ? RECOVERY_WATCH_SECONDS : this.options.watchTimeoutSeconds;
     const timeoutSeconds = base + Math.floor(this.random() * base);
     const query = new URLSearchParams({
       watch: "1",
