@@ -72,6 +72,16 @@ export interface NamespaceCheck extends CheckInfo {
 
 export type Check = ClusterCheck | NamespaceCheck;
 
+/** A reference to a Namespace, for findings about a whole namespace. */
+export function namespaceRef(name: string): ResourceRef {
+  return { apiVersion: "v1", kind: "Namespace", name };
+}
+
+/** The Namespace object when the input declares it, else a reference to it. */
+export function namespaceTarget(ctx: CheckContext, namespace: string): KubeObject | ResourceRef {
+  return ctx.snapshot.namespace(namespace) ?? namespaceRef(namespace);
+}
+
 /**
  * Reports `Unknown` for every input kind that could not be read. Returns true when the check
  * can go on.

@@ -77,3 +77,6 @@ export const WORKLOAD_CONTROLLERS: readonly string[] = [
   K.Job,
   K.CronJob,
 ];
+
+/** Everything a workload check reads: running pods and the controllers whose templates stand in. */
+export const WORKLOAD_INPUTS: readonly string[] = [K.Pod, ...WORKLOAD_CONTROLLERS];

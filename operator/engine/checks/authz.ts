@@ -19,18 +19,18 @@ import {
 } from "../authz.js";
 import {
   inputsAvailable,
+  namespaceTarget,
   type CheckContext,
   type Emitter,
   type NamespaceTarget,
 } from "../check.js";
 import type { Check, ClusterCheck, NamespaceCheck } from "../check.js";
-import { K, WORKLOAD_CONTROLLERS } from "../kinds.js";
+import { K, WORKLOAD_INPUTS } from "../kinds.js";
 import type { Workload } from "../mesh.js";
 import { describeSource, resolveMtls, type EffectiveMtls } from "../mtls.js";
-import type { KubeObject, ResourceRef, Severity } from "../types.js";
+import type { Severity } from "../types.js";
 
 const THREATS = ["E-02" as const];
-const WORKLOAD_INPUTS = [K.Pod, ...WORKLOAD_CONTROLLERS];
 const MAX_NAMES = 5;
 
 const ALLOW_NOTHING = `apiVersion: security.istio.io/v1
@@ -39,12 +39,6 @@ metadata:
   name: allow-nothing
   namespace: <namespace>   # or the mesh root namespace, for every namespace at once
 spec: {}                   # ALLOW with no rules: nothing is allowed until an ALLOW rule says so`;
-
-function namespaceTarget(ctx: CheckContext, namespace: string): KubeObject | ResourceRef {
-  return (
-    ctx.snapshot.namespace(namespace) ?? { apiVersion: "v1", kind: "Namespace", name: namespace }
-  );
-}
 
 /** Policies that can reach workloads of a namespace: its own and the root namespace's. */
 function reachingPolicies(ctx: CheckContext, namespace: string): AuthzPolicy[] {

@@ -7,6 +7,7 @@
 
 import {
   inputsAvailable,
+  namespaceRef,
   type Check,
   type CheckContext,
   type ClusterCheck,
@@ -116,10 +117,6 @@ function whyNoLogs(entries: LogEntry[], p: Providers): string | undefined {
   }
   if (unknown.length === 0) return "names no provider and the mesh config has no default one";
   return `names provider ${[...new Set(unknown)].join(", ")}, which extensionProviders does not define`;
-}
-
-function namespaceRef(name: string): ResourceRef {
-  return { apiVersion: "v1", kind: "Namespace", name };
 }
 
 /** The mesh-wide verdict when no root Telemetry decides it: undefined means logging is on. */

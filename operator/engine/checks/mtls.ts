@@ -3,6 +3,7 @@
 
 import {
   inputsAvailable,
+  namespaceRef,
   type Check,
   type CheckContext,
   type ClusterCheck,
@@ -26,7 +27,7 @@ import {
 } from "../mtls.js";
 import { selectorMatches } from "../selectors.js";
 import type { Snapshot } from "../snapshot.js";
-import type { ResourceRef, Severity } from "../types.js";
+import type { Severity } from "../types.js";
 
 const MESH_STRICT_MANIFEST = `apiVersion: security.istio.io/v1
 kind: PeerAuthentication
@@ -38,10 +39,6 @@ spec:
     mode: STRICT`;
 
 const PA_INPUTS = [K.PeerAuthentication];
-
-function namespaceRef(name: string): ResourceRef {
-  return { apiVersion: "v1", kind: "Namespace", name };
-}
 
 function modeSeverity(modes: Iterable<MtlsMode>, otherwise: Severity): Severity {
   return [...modes].includes("DISABLE") ? "critical" : otherwise;

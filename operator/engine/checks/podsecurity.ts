@@ -16,19 +16,10 @@ import {
   type ProxyView,
 } from "../controlplane.js";
 import { at, num, obj, objs, str, strs, type Obj } from "../fields.js";
-import { K } from "../kinds.js";
+import { K, WORKLOAD_INPUTS } from "../kinds.js";
 import { proxyContainer, type Workload } from "../mesh.js";
 import type { CheckContext } from "../check.js";
 
-const WORKLOAD_INPUTS = [
-  K.Pod,
-  K.Deployment,
-  K.StatefulSet,
-  K.DaemonSet,
-  K.ReplicaSet,
-  K.Job,
-  K.CronJob,
-];
 const ENFORCE = "pod-security.kubernetes.io/enforce";
 const LEVELS = new Set(["privileged", "baseline", "restricted"]);
 const TPROXY = "sidecar.istio.io/interceptionMode";
@@ -363,7 +354,7 @@ export const seccompMissing: NamespaceCheck = {
   remediation:
     "Set a pod-level profile, which also covers the injected containers:\n" +
     "spec:\n  securityContext:\n    seccompProfile:\n      type: RuntimeDefault",
-  inputs: WORKLOAD_INPUTS,
+  inputs: [...WORKLOAD_INPUTS],
   run(ctx, target, emit) {
     if (!target.inScope || !inputsAvailable(ctx, this, emit)) return;
     for (const w of ctx.mesh.workloads(target.namespace)) {

@@ -4,6 +4,7 @@
 
 import {
   inputsAvailable,
+  namespaceTarget,
   type CheckContext,
   type Check,
   type ClusterCheck,
@@ -20,26 +21,10 @@ import {
 } from "../controlplane.js";
 import { at, isObj, num, obj, objs, str, stringMap, strs, type Obj } from "../fields.js";
 import { unseenGatewayWorkloads } from "../gateways.js";
-import { K } from "../kinds.js";
+import { K, WORKLOAD_INPUTS } from "../kinds.js";
 import type { Workload } from "../mesh.js";
 import { parseSelector, selectorMatches } from "../selectors.js";
-import type { KubeObject, ResourceRef } from "../types.js";
-
-const WORKLOAD_INPUTS = [
-  K.Pod,
-  K.Deployment,
-  K.StatefulSet,
-  K.DaemonSet,
-  K.ReplicaSet,
-  K.Job,
-  K.CronJob,
-];
-
-function namespaceTarget(ctx: CheckContext, namespace: string): KubeObject | ResourceRef {
-  return (
-    ctx.snapshot.namespace(namespace) ?? { apiVersion: "v1", kind: "Namespace", name: namespace }
-  );
-}
+import type { KubeObject } from "../types.js";
 
 /** A quantity that bounds nothing: absent, or zero (the runtime then sets no limit). */
 function unbounded(value: unknown): boolean {

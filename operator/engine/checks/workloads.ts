@@ -3,18 +3,8 @@
 
 import { inputsAvailable, type Check, type NamespaceCheck } from "../check.js";
 import { num, obj, objs } from "../fields.js";
-import { K } from "../kinds.js";
+import { WORKLOAD_INPUTS } from "../kinds.js";
 import type { Workload } from "../mesh.js";
-
-const WORKLOAD_INPUTS = [
-  K.Pod,
-  K.Deployment,
-  K.StatefulSet,
-  K.DaemonSet,
-  K.ReplicaSet,
-  K.Job,
-  K.CronJob,
-];
 
 function describe(w: Workload): string {
   const origin = w.fromTemplate ? " (judged from its pod template)" : "";
@@ -36,7 +26,7 @@ export const workloadOutsideMesh: NamespaceCheck = {
     "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: my-namespace\n  labels:\n" +
     "    istio-injection: enabled   # or istio.io/rev: <revision>, or istio.io/dataplane-mode: ambient\n" +
     'and delete the pod label or annotation sidecar.istio.io/inject: "false".',
-  inputs: WORKLOAD_INPUTS,
+  inputs: [...WORKLOAD_INPUTS],
   run(ctx, target, emit) {
     if (!target.inScope || !inputsAvailable(ctx, this, emit)) return;
     for (const w of ctx.mesh.workloads(target.namespace)) {
@@ -170,7 +160,7 @@ export const proxyCaptureBypass: NamespaceCheck = {
     "sidecar.istio.io/interceptionMode: NONE) from the pod template, and run application " +
     "containers as a UID and GID other than 1337:\n" +
     "securityContext:\n  runAsUser: 10001\n  runAsGroup: 10001",
-  inputs: WORKLOAD_INPUTS,
+  inputs: [...WORKLOAD_INPUTS],
   run(ctx, target, emit) {
     if (!target.inScope || !inputsAvailable(ctx, this, emit)) return;
     for (const w of ctx.mesh.workloads(target.namespace)) {
