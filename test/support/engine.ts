@@ -1,5 +1,6 @@
 // Helpers for engine tests: build snapshots from YAML text or objects and run checks on them.
 
+import assert from "node:assert/strict";
 import yaml from "js-yaml";
 import type { Check } from "../../operator/engine/check.js";
 import { evaluate, type Evaluation } from "../../operator/engine/evaluate.js";
@@ -78,4 +79,45 @@ export function resources(findings: Finding[]): string[] {
         `${f.resource.kind} ${f.resource.namespace ? `${f.resource.namespace}/` : ""}${f.resource.name}`,
     )
     .sort();
+}
+
+/** One row of a check's table test. */
+export interface CheckCase {
+  name: string;
+  check: Check;
+  yaml: string;
+  /** `Kind namespace/name` of every expected finding. */
+  expect: string[];
+  /** Severities of the findings, in the order the check reports them. */
+  severities?: string[];
+  /** A pattern one of the findings' messages must match. */
+  message?: RegExp;
+  /** A pattern one of the Unknown reasons must match. */
+  unknown?: RegExp;
+}
+
+/** Asserts a table case against what the check reported. */
+export function assertCheckCase(c: CheckCase, run: CheckRun): void {
+  assert.deepEqual(resources(run.findings), [...c.expect].sort());
+  assert.ok(run.findings.every((f) => f.check === c.check.id));
+  if (c.severities) {
+    assert.deepEqual(
+      run.findings.map((f) => f.severity),
+      c.severities,
+    );
+  }
+  const message = c.message;
+  if (message) {
+    assert.ok(
+      run.findings.some((f) => message.test(f.message)),
+      run.findings.map((f) => f.message).join("\n"),
+    );
+  }
+  const unknown = c.unknown;
+  if (unknown) {
+    assert.ok(
+      run.unknown.some((u) => unknown.test(u.reason)),
+      JSON.stringify(run.unknown),
+    );
+  }
 }

@@ -1,11 +1,9 @@
 import { describe, it } from "node:test";
-import assert from "node:assert/strict";
-import type { Check } from "../../../operator/engine/check.js";
 import {
   controlPlaneDebugExposed,
   envoyAdminExposed,
 } from "../../../operator/engine/checks/exposure.js";
-import { resources, runCheck } from "../../support/engine.js";
+import { assertCheckCase, runCheck, type CheckCase } from "../../support/engine.js";
 
 const doc = (...parts: string[]): string => parts.join("\n---\n");
 
@@ -90,15 +88,7 @@ spec:
   ports: ${ports}`;
 }
 
-interface Case {
-  name: string;
-  check: Check;
-  yaml: string;
-  expect: string[];
-  severities?: string[];
-  message?: RegExp;
-  unknown?: RegExp;
-}
+type Case = CheckCase;
 
 const CASES: Case[] = [
   // envoy-admin-exposed
@@ -213,27 +203,7 @@ describe("exposure checks (I-02)", () => {
   for (const c of CASES) {
     it(c.name, () => {
       const run = runCheck(c.check, c.yaml);
-      assert.deepEqual(resources(run.findings), [...c.expect].sort());
-      assert.ok(run.findings.every((f) => f.check === c.check.id));
-      if (c.severities)
-        assert.deepEqual(
-          run.findings.map((f) => f.severity),
-          c.severities,
-        );
-      if (c.message) {
-        const re = c.message;
-        assert.ok(
-          run.findings.some((f) => re.test(f.message)),
-          run.findings.map((f) => f.message).join("\n"),
-        );
-      }
-      if (c.unknown) {
-        const re = c.unknown;
-        assert.ok(
-          run.unknown.some((u) => re.test(u.reason)),
-          JSON.stringify(run.unknown),
-        );
-      }
+      assertCheckCase(c, run);
     });
   }
 });

@@ -1,6 +1,4 @@
 import { describe, it } from "node:test";
-import assert from "node:assert/strict";
-import type { Check } from "../../../operator/engine/check.js";
 import {
   connectionPoolMissing,
   istiodNotHighlyAvailable,
@@ -9,7 +7,7 @@ import {
   sidecarResourcesUnbounded,
   sidecarScopeMissing,
 } from "../../../operator/engine/checks/resources.js";
-import { resources, runCheck } from "../../support/engine.js";
+import { assertCheckCase, runCheck, type CheckCase } from "../../support/engine.js";
 
 const doc = (...parts: string[]): string => parts.join("\n---\n");
 
@@ -124,15 +122,7 @@ spec:
   egress: [{hosts: ${hosts}}]`;
 }
 
-interface Case {
-  name: string;
-  check: Check;
-  yaml: string;
-  expect: string[];
-  severities?: string[];
-  message?: RegExp;
-  unknown?: RegExp;
-}
+type Case = CheckCase;
 
 const CASES: Case[] = [
   // sidecar-resources-unbounded
@@ -339,27 +329,7 @@ describe("resource checks (D-01, D-02)", () => {
   for (const c of CASES) {
     it(c.name, () => {
       const run = runCheck(c.check, c.yaml);
-      assert.deepEqual(resources(run.findings), [...c.expect].sort());
-      assert.ok(run.findings.every((f) => f.check === c.check.id));
-      if (c.severities)
-        assert.deepEqual(
-          run.findings.map((f) => f.severity),
-          c.severities,
-        );
-      if (c.message) {
-        const re = c.message;
-        assert.ok(
-          run.findings.some((f) => re.test(f.message)),
-          run.findings.map((f) => f.message).join("\n"),
-        );
-      }
-      if (c.unknown) {
-        const re = c.unknown;
-        assert.ok(
-          run.unknown.some((u) => re.test(u.reason)),
-          JSON.stringify(run.unknown),
-        );
-      }
+      assertCheckCase(c, run);
     });
   }
 });

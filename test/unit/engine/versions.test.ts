@@ -1,13 +1,12 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import type { Check } from "../../../operator/engine/check.js";
 import {
   DEFAULT_MINIMUM_ISTIO_VERSION,
   istioVersionOutdated,
   proxyVersionSkew,
 } from "../../../operator/engine/checks/versions.js";
 import { compareVersions, imageVersion, parseVersion } from "../../../operator/engine/versions.js";
-import { policyFromYaml, resources, runCheck } from "../../support/engine.js";
+import { assertCheckCase, policyFromYaml, runCheck, type CheckCase } from "../../support/engine.js";
 
 const doc = (...parts: string[]): string => parts.join("\n---\n");
 
@@ -44,14 +43,7 @@ kind: ThreatPolicy
 metadata: {name: default}
 spec: {minimumIstioVersion: "1.26"}`);
 
-interface Case {
-  name: string;
-  check: Check;
-  yaml: string;
-  expect: string[];
-  severities?: string[];
-  message?: RegExp;
-  unknown?: RegExp;
+interface Case extends CheckCase {
   minimum126?: boolean;
 }
 
@@ -129,27 +121,7 @@ describe("version checks (E-01)", () => {
   for (const c of CASES) {
     it(c.name, () => {
       const run = runCheck(c.check, c.yaml, c.minimum126 ? { policy: POLICY_126 } : {});
-      assert.deepEqual(resources(run.findings), [...c.expect].sort());
-      assert.ok(run.findings.every((f) => f.check === c.check.id));
-      if (c.severities)
-        assert.deepEqual(
-          run.findings.map((f) => f.severity),
-          c.severities,
-        );
-      if (c.message) {
-        const re = c.message;
-        assert.ok(
-          run.findings.some((f) => re.test(f.message)),
-          run.findings.map((f) => f.message).join("\n"),
-        );
-      }
-      if (c.unknown) {
-        const re = c.unknown;
-        assert.ok(
-          run.unknown.some((u) => re.test(u.reason)),
-          JSON.stringify(run.unknown),
-        );
-      }
+      assertCheckCase(c, run);
     });
   }
 });
