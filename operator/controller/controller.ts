@@ -140,7 +140,15 @@ export class Controller {
     return this.queue.idle();
   }
 
+  /**
+   * Marks every policy for a full run. The policy names are read again from the cache: a kind that
+   * was briefly unreadable (an API server restarting) may have made a policy look deleted, and a
+   * relist brings it back without a per-object event.
+   */
   private markAll(): void {
+    for (const name of policyObjects(this.options.cache.snapshot()).keys()) {
+      this.policies.add(name);
+    }
     for (const name of this.policies) {
       this.marks.mark(name, "all");
       this.queue.add(name);
@@ -165,6 +173,10 @@ export class Controller {
   }
 
   private changed(change: ObjectChange): void {
+    if (change.kind === K.ThreatPolicy && change.type === "RELISTED") {
+      this.markAll();
+      return;
+    }
     const affected = affectedBy(change, this.rootNamespaces(), this.clusterKinds);
     if (affected.scope === "none") return;
     if (affected.scope === "policy") {

@@ -7,7 +7,7 @@ import type { KubeObject } from "../engine/types.js";
 import { Backoff, sleep, type BackoffOptions } from "./backoff.js";
 import { discover } from "./discovery.js";
 import { createTransport, type Transport } from "./http.js";
-import { Reflector } from "./reflector.js";
+import { FORBIDDEN_GRACE_MS, Reflector } from "./reflector.js";
 import { WATCHED_RESOURCES, type WatchedResource } from "./resources.js";
 import type { CacheMetrics, ClusterCache, KindStatus, ObjectChange } from "./types.js";
 
@@ -30,6 +30,8 @@ export interface ClusterCacheOptions {
   discoveryIntervalMs?: number;
   /** How long a forbidden or missing kind waits before it is tried again. Default 30 s. */
   retryUnavailableMs?: number;
+  /** How long a synced kind keeps its data through 403 answers. Default 20 s. */
+  forbiddenGraceMs?: number;
   /** List page size. Default 500. */
   pageSize?: number;
   /** Replaces the HTTP transport made from kubeConfig (tests). */
@@ -79,6 +81,7 @@ class ReflectorCache implements ClusterCache {
           backoff: this.backoff,
           retryUnavailableMs: options.retryUnavailableMs ?? DEFAULTS.retryUnavailableMs,
           pageSize: options.pageSize ?? DEFAULTS.pageSize,
+          forbiddenGraceMs: options.forbiddenGraceMs ?? FORBIDDEN_GRACE_MS,
           onChange: (change) => {
             this.changed(change);
           },

@@ -1,8 +1,9 @@
 // One reflector per watched kind: a paged list, then a watch from the list's resourceVersion with
 // bookmarks and a server-side timeout, resumed from the last version seen. It is supervised: a
-// watch that ends is reopened at once, 410 Gone relists, 403/404 mark the kind unavailable and are
-// retried slowly, and any other failure is retried with capped jittered backoff. It never stops on
-// its own; only stop() or a new version from discovery ends a run.
+// watch that ends is reopened at once, 410 Gone relists, 403/404 mark the kind unavailable (after
+// a grace period for a kind already read) and are retried slowly, and any other failure is retried
+// with capped jittered backoff. It never stops on its own; only stop() or a new version from
+// discovery ends a run.
 import type { Logger } from "winston";
 import type { KubeObject } from "../engine/types.js";
 import { Backoff, sleep, type BackoffOptions } from "./backoff.js";
@@ -36,6 +37,14 @@ export const REASON_NOT_INSTALLED = "not installed";
 const NOT_FOUND_RETRY_MS = 1_000;
 
 /**
+ * How long a synced kind keeps its data while the server answers 403. A kube-apiserver that has
+ * just started denies requests until its authorizer has loaded the RBAC objects, which takes a few
+ * seconds; emptying the kind at once would resolve and then reopen every finding it carries. A
+ * permission that was really revoked shows as forbidden once this has passed.
+ */
+export const FORBIDDEN_GRACE_MS = 20_000;
+
+/**
  * After a failure the next few watches ask for a short server-side timeout. An API server that has
  * just restarted may accept a watch on a custom resource while its watch cache is still starting
  * and then send nothing on it; reopening soon from the same resourceVersion delivers what was
@@ -54,6 +63,8 @@ export interface ReflectorOptions {
   backoff: BackoffOptions;
   /** How long a forbidden or missing kind waits before it is tried again. */
   retryUnavailableMs: number;
+  /** How long a synced kind keeps its data through 403 answers (FORBIDDEN_GRACE_MS). */
+  forbiddenGraceMs: number;
   pageSize: number;
   /** Object changes, and RELISTED after every list. */
   onChange: (change: ObjectChange) => void;
@@ -87,6 +98,8 @@ export class Reflector {
   private shortWatches = 0;
   /** Consecutive discovery rounds that did not list this synced kind. */
   private missingRounds = 0;
+  /** When a synced kind first answered 403 since it last read successfully. */
+  private forbiddenSince: number | undefined;
   /** setVersion was called at least once: "not installed" is then known, not assumed. */
   private discovered = false;
   private run: { abort: AbortController; done: Promise<void> } | undefined;
@@ -168,6 +181,7 @@ export class Reflector {
         backoff.reset();
       }
       await this.watch(version, signal);
+      this.forbiddenSince = undefined;
       this.options.logger.debug("watch ended; reopening", { kind: this.kind });
       return 0;
     } catch (error) {
@@ -186,11 +200,12 @@ export class Reflector {
       this.resourceVersion = undefined;
       return backoff.next() / 4;
     }
-    // A synced kind that answers 404 is most likely served again in a moment (an API server
-    // restarting); discovery, not one failed request, decides that it was removed.
-    if (code === NOT_FOUND && this.synced) {
-      this.options.logger.warn("kind answered 404; keeping its data and retrying", fields);
-      return NOT_FOUND_RETRY_MS;
+    if (this.keepsDataThrough(code)) {
+      this.options.logger.warn(
+        `kind answered ${String(code)}; keeping its data and retrying`,
+        fields,
+      );
+      return Math.min(NOT_FOUND_RETRY_MS, this.options.retryUnavailableMs);
     }
     if (code === FORBIDDEN || code === NOT_FOUND) {
       const reason = code === FORBIDDEN ? REASON_FORBIDDEN : REASON_NOT_INSTALLED;
@@ -204,6 +219,20 @@ export class Reflector {
     // Once listed, a transient failure keeps the last data; before that the kind is unknown.
     if (!this.synced) this.setAvailability(false, message);
     return delayMs;
+  }
+
+  /**
+   * A synced kind keeps its data through a 404 (an API server restarting serves the CRD again in
+   * a moment; discovery, not one failed request, decides that it was removed) and through 403s for
+   * the grace period (the restarted server's authorizer is still loading).
+   */
+  private keepsDataThrough(code: number): boolean {
+    if (!this.synced) return false;
+    if (code === NOT_FOUND) return true;
+    if (code !== FORBIDDEN) return false;
+    const now = Date.now();
+    this.forbiddenSince ??= now;
+    return now - this.forbiddenSince < this.options.forbiddenGraceMs;
   }
 
   private markUnavailable(reason: string): void {
@@ -262,6 +291,7 @@ export class Reflector {
     this.store.clear();
     for (const [key, obj] of items) this.store.set(key, obj);
     this.resourceVersion = resourceVersion;
+    this.forbiddenSince = undefined;
     this.options.metrics?.objects(this.kind, this.store.size);
     // Reported before the sync state changes, so the cache's very first list is not announced.
     this.options.onChange({ kind: this.kind, name: "", type: "RELISTED" });
@@ -303,6 +333,7 @@ export class Reflector {
 
   private apply(version: string, line: WatchLine): void {
     if (line.type === "ERROR") throw statusError(line.object as StatusObject, 500);
+    this.forbiddenSince = undefined;
     const rv = (line.object as WatchedObject).metadata?.resourceVersion;
     if (rv !== undefined && rv !== "") this.resourceVersion = rv;
     if (line.type === "ADDED" || line.type === "MODIFIED" || line.type === "DELETED") {

@@ -228,6 +228,35 @@ describe("cluster cache reflectors (fake API server)", () => {
     assert.equal(c.snapshot().unavailable("/ConfigMap"), undefined);
   });
 
+  it("keeps a synced kind's data through brief 403s, as a restarting API server gives", async () => {
+    api.lists.set(CM_PATH, [list("5", [object("a", "1")])]);
+    api.watches.set(CM_PATH, [{ status: 403 }, { status: 403 }, { status: 403 }]);
+    const c = await start({ forbiddenGraceMs: 60_000 });
+    await c.waitForSync(AbortSignal.timeout(WAIT_MS));
+
+    await eventually("the watch after the 403s", () => api.requestsTo(CM_PATH, true).length >= 4);
+    assert.deepEqual(names(c), ["a"]);
+    assert.equal(c.snapshot().unavailable("/ConfigMap"), undefined);
+    assert.equal(api.requestsTo(CM_PATH, false).length, 1, "the 403s cost no relist");
+    assert.equal(api.requestsTo(CM_PATH, true).at(-1)?.query.get("resourceVersion"), "5");
+  });
+
+  it("marks a synced kind forbidden once its 403s outlast the grace period", async () => {
+    api.lists.set(CM_PATH, [
+      list("5", [object("a", "1")]),
+      { status: 403, body: status(403, "x") },
+    ]);
+    api.watches.set(
+      CM_PATH,
+      Array.from({ length: 1_000 }, () => ({ status: 403 })),
+    );
+    const c = await start({ forbiddenGraceMs: 50 });
+    await c.waitForSync(AbortSignal.timeout(WAIT_MS));
+
+    await eventually("forbidden", () => c.snapshot().unavailable("/ConfigMap") === "forbidden");
+    assert.deepEqual(names(c), [], "a revoked permission leaves nothing stale behind");
+  });
+
   it("syncs without a forbidden kind, which stays unknown with reason forbidden", async () => {
     api.lists.set(CM_PATH, [{ status: 403, body: status(403, "Forbidden") }]);
     const c = await start();
