@@ -192,14 +192,21 @@ class ReflectorCache implements ClusterCache {
   private async discoveryLoop(first: Promise<void>, signal: AbortSignal): Promise<void> {
     const backoff = new Backoff(this.backoff);
     let round = first;
+    // An outage fails every round: the first failure is a warning, the repeats are debug.
+    let failures = 0;
     for (;;) {
       let delayMs = this.discoveryIntervalMs;
       try {
         await round;
         backoff.reset();
+        if (failures > 0) this.logger.info("API discovery works again", { failures });
+        failures = 0;
       } catch (error) {
         delayMs = Math.min(delayMs, backoff.next());
-        this.logger.warn("API discovery failed", { error: String(error), delayMs });
+        failures += 1;
+        const fields = { error: String(error), delayMs, failures };
+        if (failures === 1) this.logger.warn("API discovery failed", fields);
+        else this.logger.debug("API discovery failed", fields);
       }
       await sleep(delayMs, signal);
       if (signal.aborted) return;

@@ -98,6 +98,9 @@ export class Reflector {
   private shortWatches = 0;
   /** Consecutive discovery rounds that did not list this synced kind. */
   private missingRounds = 0;
+  /** The failure last logged at warn level, until a success; repeats are not logged again. */
+  private failureLogged: string | undefined;
+  private failures = 0;
   /** When a synced kind first answered 403 since it last read successfully. */
   private forbiddenSince: number | undefined;
   /** setVersion was called at least once: "not installed" is then known, not assumed. */
@@ -182,6 +185,7 @@ export class Reflector {
       }
       await this.watch(version, signal);
       this.forbiddenSince = undefined;
+      this.recovered();
       this.options.logger.debug("watch ended; reopening", { kind: this.kind });
       return 0;
     } catch (error) {
@@ -201,10 +205,7 @@ export class Reflector {
       return backoff.next() / 4;
     }
     if (this.keepsDataThrough(code)) {
-      this.options.logger.warn(
-        `kind answered ${String(code)}; keeping its data and retrying`,
-        fields,
-      );
+      this.warnOnce(`kind answered ${String(code)}; keeping its data and retrying`, fields);
       return Math.min(NOT_FOUND_RETRY_MS, this.options.retryUnavailableMs);
     }
     if (code === FORBIDDEN || code === NOT_FOUND) {
@@ -215,10 +216,32 @@ export class Reflector {
       return this.options.retryUnavailableMs;
     }
     const delayMs = backoff.next();
-    this.options.logger.warn("watch failed; retrying", { ...fields, delayMs });
+    this.warnOnce("watch failed; retrying", { ...fields, delayMs });
     // Once listed, a transient failure keeps the last data; before that the kind is unknown.
     if (!this.synced) this.setAvailability(false, message);
     return delayMs;
+  }
+
+  /**
+   * Logs a failure the first time it happens in a run of failures; repeats (every retry of an
+   * outage) go to debug, and the first success after them logs once that the kind recovered.
+   */
+  private warnOnce(message: string, fields: { code: number } & Record<string, unknown>): void {
+    this.failures += 1;
+    const signature = `${message} ${String(fields.code)}`;
+    if (this.failureLogged === signature) {
+      this.options.logger.debug(message, { ...fields, failures: this.failures });
+      return;
+    }
+    this.failureLogged = signature;
+    this.options.logger.warn(message, fields);
+  }
+
+  private recovered(): void {
+    if (this.failureLogged === undefined) return;
+    this.options.logger.info("kind readable again", { kind: this.kind, failures: this.failures });
+    this.failureLogged = undefined;
+    this.failures = 0;
   }
 
   /**
@@ -292,6 +315,7 @@ export class Reflector {
     for (const [key, obj] of items) this.store.set(key, obj);
     this.resourceVersion = resourceVersion;
     this.forbiddenSince = undefined;
+    this.recovered();
     this.options.metrics?.objects(this.kind, this.store.size);
     // Reported before the sync state changes, so the cache's very first list is not announced.
     this.options.onChange({ kind: this.kind, name: "", type: "RELISTED" });
@@ -334,6 +358,7 @@ export class Reflector {
   private apply(version: string, line: WatchLine): void {
     if (line.type === "ERROR") throw statusError(line.object as StatusObject, 500);
     this.forbiddenSince = undefined;
+    this.recovered();
     const rv = (line.object as WatchedObject).metadata?.resourceVersion;
     if (rv !== undefined && rv !== "") this.resourceVersion = rv;
     if (line.type === "ADDED" || line.type === "MODIFIED" || line.type === "DELETED") {

@@ -2,6 +2,7 @@
 // and recovery, forbidden and missing kinds, metadata-only Secrets and discovery.
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
+import { Writable } from "node:stream";
 import winston from "winston";
 import { createClusterCache, type ClusterCacheOptions } from "../../../operator/kube/cache.js";
 import type { WatchedResource } from "../../../operator/kube/resources.js";
@@ -206,6 +207,36 @@ describe("cluster cache reflectors (fake API server)", () => {
     await eventually("the watch retried", () => api.requestsTo(CM_PATH, true).length >= 2);
     assert.equal(api.requestsTo(CM_PATH, false).length, 2, "a watch error keeps the list");
     assert.ok(restarts.length >= 2, "the failed list and the failed watch are both counted");
+  });
+
+  it("logs a run of the same failure once, then once that the kind recovered", async () => {
+    const lines: { level: string; message: string; failures?: number }[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(JSON.parse(chunk.toString("utf8")) as (typeof lines)[number]);
+        done();
+      },
+    });
+    const capture = winston.createLogger({
+      level: "info",
+      format: winston.format.json(),
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- winston's transport typings do not match its classes
+      transports: [new winston.transports.Stream({ stream })],
+    });
+    api.lists.set(CM_PATH, [list("5", [object("a", "1")])]);
+    const bookmark = { type: "BOOKMARK", object: { metadata: { resourceVersion: "6" } } };
+    api.watches.set(CM_PATH, [
+      { status: 500 },
+      { status: 500 },
+      { status: 500 },
+      { lines: [bookmark], end: "hold" },
+    ]);
+    await start({ logger: capture });
+
+    await eventually("the recovery", () => lines.some((l) => l.message === "kind readable again"));
+    const warned = lines.filter((l) => l.level === "warn").map((l) => l.message);
+    assert.deepEqual(warned, ["watch failed; retrying"], "three failures, one warning");
+    assert.equal(lines.find((l) => l.message === "kind readable again")?.failures, 3);
   });
 
   it("reports a failing kind as unavailable with the error before it was ever listed", async () => {
