@@ -834,8 +834,25 @@ async function live(s: Settings): Promise<Live> {
 // ---------------------------------------------------------------------------------------------
 // Memory, in a child process per variant so that one variant's garbage does not count for another
 
+type MemoryVariant = "stripped" | "unstripped";
+
+/**
+ * How the objects reach the cache. `json`, as the reflectors receive them: every list page of
+ * {@link PAGE_SIZE} objects of one kind is serialized to JSON text and parsed with JSON.parse
+ * before the objects are stripped, so each object has its own strings and its own exactly-sized
+ * objects, as on a real cluster. `generated`, the older method: the generator's objects are
+ * stripped directly; they share the generator's string constants and are built by object
+ * literals and template strings, so their sizes are the generator's, not the API server's.
+ */
+type MemoryMethod = "json" | "generated";
+
+const MEMORY_METHODS: readonly MemoryMethod[] = ["json", "generated"];
+/** The cache's default list page size (ClusterCacheOptions.pageSize). */
+const PAGE_SIZE = 500;
+
 interface MemoryResult {
-  variant: "stripped" | "unstripped";
+  variant: MemoryVariant;
+  method: MemoryMethod;
   objects: number;
   pods: number;
   droppedKinds: Record<string, number>;
@@ -845,6 +862,8 @@ interface MemoryResult {
   rssMiB: number;
   snapshotMs: number;
   stripMs: number;
+  /** Serializing and parsing the pages (json method only); not part of stripMs. */
+  decodeMs: number;
   gc: boolean;
 }
 
@@ -856,21 +875,76 @@ function resourceFor(o: KubeObject): { resource: WatchedResource; version: strin
   return resource ? { resource, version } : undefined;
 }
 
-function memoryPhase(variant: MemoryResult["variant"], seed: number): MemoryResult {
-  const collected = gc();
-  const baselineHeapMiB = process.memoryUsage().heapUsed / MIB;
-  let generated: KubeObject[] | undefined = generateMesh(MEMORY_SIZE, seed).objects;
-  const dropped: Record<string, number> = {};
-  const kept: KubeObject[] = [];
-  const t0 = performance.now();
+interface KindObjects {
+  resource: WatchedResource;
+  version: string;
+  objects: KubeObject[];
+}
+
+interface Loaded {
+  kept: KubeObject[];
+  dropped: Record<string, number>;
+  stripMs: number;
+  decodeMs: number;
+}
+
+/** The generated objects of watched kinds, grouped by kind as the reflectors list them. */
+function byKind(generated: readonly KubeObject[], dropped: Record<string, number>): KindObjects[] {
+  const kinds = new Map<string, KindObjects>();
   for (const o of generated) {
     const r = resourceFor(o);
     // The cache holds watched kinds only (ServiceAccounts, for one, are not watched).
-    if (!r) dropped[o.kind] = (dropped[o.kind] ?? 0) + 1;
-    else kept.push(variant === "stripped" ? stripObject(r.resource, r.version, o) : o);
+    if (!r) {
+      dropped[o.kind] = (dropped[o.kind] ?? 0) + 1;
+      continue;
+    }
+    const key = `${o.apiVersion} ${o.kind}`;
+    let entry = kinds.get(key);
+    if (!entry) {
+      entry = { ...r, objects: [] };
+      kinds.set(key, entry);
+    }
+    entry.objects.push(o);
   }
-  const stripMs = performance.now() - t0;
-  generated = undefined;
+  return [...kinds.values()];
+}
+
+/** Generates the mesh and keeps what the cache would; the generator's objects are then garbage. */
+function load(variant: MemoryVariant, method: MemoryMethod, seed: number): Loaded {
+  const generated = generateMesh(MEMORY_SIZE, seed).objects;
+  const out: Loaded = { kept: [], dropped: {}, stripMs: 0, decodeMs: 0 };
+  const keep = (r: KindObjects, items: readonly unknown[]): void => {
+    const t0 = performance.now();
+    for (const item of items) {
+      out.kept.push(
+        variant === "stripped" ? stripObject(r.resource, r.version, item) : (item as KubeObject),
+      );
+    }
+    out.stripMs += performance.now() - t0;
+  };
+  for (const r of byKind(generated, out.dropped)) {
+    if (method === "generated") {
+      keep(r, r.objects);
+      continue;
+    }
+    for (let i = 0; i < r.objects.length; i += PAGE_SIZE) {
+      const t0 = performance.now();
+      const text = JSON.stringify({
+        kind: `${r.resource.kind}List`,
+        items: r.objects.slice(i, i + PAGE_SIZE),
+      });
+      const page = JSON.parse(text) as { items: unknown[] };
+      out.decodeMs += performance.now() - t0;
+      keep(r, page.items);
+    }
+  }
+  return out;
+}
+
+function memoryPhase(variant: MemoryVariant, method: MemoryMethod, seed: number): MemoryResult {
+  const collected = gc();
+  const baselineHeapMiB = process.memoryUsage().heapUsed / MIB;
+  const { kept, dropped, stripMs, decodeMs } = load(variant, method, seed);
   gc();
   const objectsHeapMiB = process.memoryUsage().heapUsed / MIB;
   const t1 = performance.now();
@@ -882,6 +956,7 @@ function memoryPhase(variant: MemoryResult["variant"], seed: number): MemoryResu
   const pods = snapshot.all(K.Pod).length;
   return {
     variant,
+    method,
     objects: kept.length,
     pods,
     droppedKinds: dropped,
@@ -891,6 +966,7 @@ function memoryPhase(variant: MemoryResult["variant"], seed: number): MemoryResu
     rssMiB: mem.rss / MIB,
     snapshotMs,
     stripMs,
+    decodeMs,
     gc: collected,
   };
 }
@@ -900,7 +976,11 @@ process.on("exit", () => {
   for (const c of children) c.kill("SIGKILL");
 });
 
-function runChild(variant: MemoryResult["variant"], seed: number): Promise<MemoryResult> {
+function runChild(
+  variant: MemoryVariant,
+  method: MemoryMethod,
+  seed: number,
+): Promise<MemoryResult> {
   const script = fileURLToPath(import.meta.url);
   const child = spawn(
     process.execPath,
@@ -908,7 +988,7 @@ function runChild(variant: MemoryResult["variant"], seed: number): Promise<Memor
       "--expose-gc",
       "--max-old-space-size=4096",
       script,
-      `--phase=memory-${variant}`,
+      `--phase=memory:${variant}:${method}`,
       `--seed=${seed}`,
     ],
     { stdio: ["ignore", "pipe", "inherit"] },
@@ -921,7 +1001,7 @@ function runChild(variant: MemoryResult["variant"], seed: number): Promise<Memor
     child.on("exit", (code) => {
       children.delete(child);
       if (code !== 0) {
-        reject(new Error(`memory child (${variant}) exited with ${code}`));
+        reject(new Error(`memory child (${variant}, ${method}) exited with ${code}`));
         return;
       }
       resolve(JSON.parse(Buffer.concat(chunks).toString("utf8")) as MemoryResult);
@@ -1014,23 +1094,36 @@ function liveSection(r: Live, s: Settings): string[] {
   ];
 }
 
+const METHOD_TEXT: Record<MemoryMethod, string> = {
+  json: "JSON pages",
+  generated: "generator's objects",
+};
+
 function memorySection(results: MemoryResult[]): string[] {
   const rows = results.map(
     (m) =>
-      `| ${m.variant} | ${fmt(m.objects)} | ${fmt(m.heapMiB)} MiB | ${fmt(m.heapMiB - m.baselineHeapMiB)} MiB | ${fmt(m.objectsHeapMiB - m.baselineHeapMiB)} MiB | ${fmt(m.rssMiB)} MiB | ${fmt(m.stripMs)} ms | ${fmt(m.snapshotMs)} ms |`,
+      `| ${m.variant} | ${METHOD_TEXT[m.method]} | ${fmt(m.objects)} | ${fmt(m.heapMiB)} MiB | ${fmt(m.heapMiB - m.baselineHeapMiB)} MiB | ${fmt(m.objectsHeapMiB - m.baselineHeapMiB)} MiB | ${fmt(m.rssMiB)} MiB | ${fmt(m.stripMs)} ms | ${m.method === "json" ? `${fmt(m.decodeMs)} ms` : "–"} | ${fmt(m.snapshotMs)} ms |`,
   );
-  const stripped = results.find((m) => m.variant === "stripped");
-  const dropped = stripped ? JSON.stringify(stripped.droppedKinds) : "{}";
+  const honest = results.find((m) => m.variant === "stripped" && m.method === "json");
+  const dropped = honest ? JSON.stringify(honest.droppedKinds) : "{}";
+  const heap = honest
+    ? `${verdict(honest.heapMiB < MEMORY_TARGET_MIB)} (${fmt(honest.heapMiB)} MiB)`
+    : "not measured";
+  const rss = honest
+    ? `${verdict(honest.rssMiB < MEMORY_TARGET_MIB)} (${fmt(honest.rssMiB)} MiB)`
+    : "not measured";
   return [
     "## Memory with the 50,000-pod snapshot",
     "",
-    `generateMesh(${MEMORY_SIZE.namespaces} namespaces, ${fmt(MEMORY_SIZE.pods)} pods, ${fmt(MEMORY_SIZE.policies)} policies), each variant in its own \`node --expose-gc\` process. The objects of watched kinds are kept (${dropped} dropped, as the cache does not watch them), either passed through \`stripObject\` as the cache does or kept whole; the generator's list is then released, the engine \`Snapshot\` is built over them, a full GC is forced and memory is read with the snapshot still reachable.`,
+    `generateMesh(${MEMORY_SIZE.namespaces} namespaces, ${fmt(MEMORY_SIZE.pods)} pods, ${fmt(MEMORY_SIZE.policies)} policies), each row in its own \`node --expose-gc\` process. The objects of watched kinds are kept (${dropped} dropped, as the cache does not watch them), either passed through \`stripObject\` as the cache does or kept whole; the generator's list is then released, the engine \`Snapshot\` is built over them, a full GC is forced and memory is read with the snapshot still reachable.`,
     "",
-    "| variant | objects | heap used | heap above baseline | of which the objects alone (before the Snapshot) | RSS | strip | build Snapshot |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    `Two methods. "JSON pages" is what the reflectors do: the objects of each kind go through JSON text in list pages of ${PAGE_SIZE} (JSON.stringify, then JSON.parse) and each parsed item is stripped, so every object has its own strings and objects of the sizes JSON.parse gives them, as objects read from an API server do. "generator's objects" strips the generator's objects directly (the method of the earlier results), whose strings and object layouts are the generator's own. The strip column times \`stripObject\` (or keeping the object) only; serializing and parsing the pages is the decode column.`,
+    "",
+    "| variant | method | objects | heap used | heap above baseline | of which the objects alone (before the Snapshot) | RSS | strip | decode pages | build Snapshot |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ...rows,
     "",
-    `Target: under ${MEMORY_TARGET_MIB} MiB with the snapshot loaded. Stripped heap used: ${stripped ? verdict(stripped.heapMiB < MEMORY_TARGET_MIB) : "not measured"}; stripped RSS: ${stripped ? verdict(stripped.rssMiB < MEMORY_TARGET_MIB) : "not measured"}. RSS still holds the peak of generating the whole mesh at once (V8 does not give all freed pages back), which the operator never has: its reflectors strip each list page as it arrives. Heap used is the closer figure for the steady state; it covers the snapshot only, not the evaluation state or the metrics. The generated objects carry none of the managedFields and status of real API reads, so the unstripped row understates what stripping saves on a real cluster; most of the heap is the pods' specs, which stripping keeps because the checks read them.`,
+    `Target: under ${MEMORY_TARGET_MIB} MiB with the snapshot loaded, judged on the stripped JSON-pages row. Heap used: ${heap}; RSS: ${rss}. RSS still holds the peak of generating the whole mesh at once (V8 does not give all freed pages back), which the operator never has: its reflectors strip each list page as it arrives. Heap used is the closer figure for the steady state; it includes the process baseline (the modules the benchmark loads) and covers the snapshot only, not the evaluation state or the metrics. The generated objects carry managedFields on Istio objects only and little status, so the unstripped rows understate what stripping saves on a real cluster.`,
     "",
   ];
 }
@@ -1058,14 +1151,24 @@ function document(
   return `${lines.join("\n")}\n`;
 }
 
+/** `memory:<variant>:<method>`: this process is one memory measurement. */
+function memoryChildPhase(
+  phase: string | undefined,
+): { variant: MemoryVariant; method: MemoryMethod } | undefined {
+  const [what, variant, method] = (phase ?? "").split(":");
+  if (what !== "memory") return undefined;
+  if (variant !== "stripped" && variant !== "unstripped")
+    throw new Error(`--phase ${phase ?? ""}: unknown variant`);
+  if (method !== "json" && method !== "generated")
+    throw new Error(`--phase ${phase ?? ""}: unknown method`);
+  return { variant, method };
+}
+
 async function main(): Promise<void> {
   const s = settings();
-  if (s.phase === "memory-stripped" || s.phase === "memory-unstripped") {
-    process.stdout.write(
-      JSON.stringify(
-        memoryPhase(s.phase === "memory-stripped" ? "stripped" : "unstripped", s.seed),
-      ),
-    );
+  const phase = memoryChildPhase(s.phase);
+  if (phase) {
+    process.stdout.write(JSON.stringify(memoryPhase(phase.variant, phase.method, s.seed)));
     return;
   }
   let liveResult: Live | undefined;
@@ -1080,13 +1183,15 @@ async function main(): Promise<void> {
   }
   const memory: MemoryResult[] = [];
   if (s.only.has("memory")) {
-    for (const variant of ["stripped", "unstripped"] as const) {
-      progress(`memory: ${variant} (child process)`);
-      const m = await runChild(variant, s.seed);
-      progress(
-        `memory: ${variant}: heap ${fmt(m.heapMiB)} MiB, RSS ${fmt(m.rssMiB)} MiB, ${fmt(m.objects)} objects`,
-      );
-      memory.push(m);
+    for (const method of MEMORY_METHODS) {
+      for (const variant of ["stripped", "unstripped"] as const) {
+        progress(`memory: ${variant}, ${METHOD_TEXT[method]} (child process)`);
+        const m = await runChild(variant, method, s.seed);
+        progress(
+          `memory: ${variant}, ${METHOD_TEXT[method]}: heap ${fmt(m.heapMiB)} MiB, RSS ${fmt(m.rssMiB)} MiB, strip ${fmt(m.stripMs)} ms, ${fmt(m.objects)} objects`,
+        );
+        memory.push(m);
+      }
     }
   }
   const text = document(s, liveResult, memory, liveError);

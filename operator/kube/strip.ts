@@ -1,9 +1,13 @@
-// What the cache keeps of an object: only the fields the checks read. Pure, so it is measured and
-// tested without a server. Status is kept only where a check reads it (Pod phase, Certificate
-// expiry); managedFields shrink to who changed the object and whether they own its spec, which is
-// what the GitOps-drift check needs; data is kept only in Istio's own ConfigMaps.
+// What the cache keeps of an object: only the fields the checks read. It never changes its input,
+// so it is measured and tested without a server. Status is kept only where a check reads it (Pod
+// phase, Certificate expiry); managedFields are kept only on Istio objects and shrink to who
+// changed the object and whether they own its spec, which is what the GitOps-drift check needs;
+// data is kept only in Istio's own ConfigMaps. What is kept goes through a ValueTable, so that
+// equal labels, owners, specs and strings of different objects are stored once (and frozen).
+import { GITOPS_KINDS } from "../engine/checks/gitops.js";
 import type { KubeObject } from "../engine/types.js";
-import type { WatchedResource } from "./resources.js";
+import { ValueTable } from "./compact.js";
+import { resourceKindKey, type WatchedResource } from "./resources.js";
 
 const KEPT_METADATA = [
   "name",
@@ -18,7 +22,25 @@ const KEPT_METADATA = [
   "ownerReferences",
 ] as const;
 
+/** Kept as they are, not looked up in the table: unique to the object, or numbers. */
+const OWN_METADATA = new Set(["name", "uid", "resourceVersion", "generation", "deletionTimestamp"]);
+
 const KEPT_MANAGED_FIELDS = ["manager", "operation", "time", "subresource", "apiVersion"] as const;
+
+/**
+ * Annotations no check reads that can be large: `kubectl apply` stores the whole applied object in
+ * this one, so it would double the size of every object applied that way.
+ */
+const DROPPED_ANNOTATIONS = new Set(["kubectl.kubernetes.io/last-applied-configuration"]);
+
+/**
+ * Only the GitOps-drift check reads managedFields, and only of the Istio kinds it judges; the
+ * entries of every pod (kubelet, controllers) would cost memory for nothing.
+ */
+const MANAGED_FIELDS_KINDS = new Set(GITOPS_KINDS);
+
+/** The table every reflector shares: a Deployment's pod template and its pods share parts too. */
+const SHARED_VALUES = new ValueTable();
 
 type Json = Record<string, unknown>;
 
@@ -40,22 +62,51 @@ export function isIstioConfigMap(name: string): boolean {
  * The stripped copy of an object read from the API server. apiVersion and kind are set from the
  * resource, since list items and metadata-only objects do not carry the real ones.
  */
-export function stripObject(resource: WatchedResource, version: string, raw: unknown): KubeObject {
+export function stripObject(
+  resource: WatchedResource,
+  version: string,
+  raw: unknown,
+  values: ValueTable = SHARED_VALUES,
+): KubeObject {
   const source = isRecord(raw) ? raw : {};
-  const metadata = stripMetadata(source["metadata"]);
-  const out: Json = { apiVersion: apiVersionOf(resource, version), kind: resource.kind, metadata };
+  const metadata = stripMetadata(resource, source["metadata"], values);
+  const apiVersion = values.string(apiVersionOf(resource, version));
+  const out: Json = { apiVersion, kind: resource.kind, metadata };
   copyBody(resource, source, out, metadata);
+  for (const key of Object.keys(out)) {
+    if (!IDENTITY.has(key)) out[key] = values.value(out[key]);
+  }
   return out as unknown as KubeObject;
 }
 
-function stripMetadata(raw: unknown): Json {
+/** Top-level fields that are already the table's, or the object's own. */
+const IDENTITY = new Set(["apiVersion", "kind", "metadata"]);
+
+function stripMetadata(resource: WatchedResource, raw: unknown, values: ValueTable): Json {
   const source = isRecord(raw) ? raw : {};
   const out: Json = {};
   for (const key of KEPT_METADATA) {
-    if (source[key] !== undefined) out[key] = source[key];
+    const value = source[key];
+    if (value === undefined) continue;
+    if (OWN_METADATA.has(key)) out[key] = value;
+    else if (key === "annotations") out[key] = values.value(keptAnnotations(value));
+    else out[key] = values.value(value);
   }
   const managed = source["managedFields"];
-  if (Array.isArray(managed)) out["managedFields"] = managed.map(stripManagedField);
+  if (Array.isArray(managed) && MANAGED_FIELDS_KINDS.has(resourceKindKey(resource))) {
+    out["managedFields"] = values.value(managed.map(stripManagedField));
+  }
+  return out;
+}
+
+function keptAnnotations(annotations: unknown): unknown {
+  if (!isRecord(annotations)) return annotations;
+  const keys = Object.keys(annotations);
+  if (!keys.some((k) => DROPPED_ANNOTATIONS.has(k))) return annotations;
+  const out: Json = {};
+  for (const key of keys) {
+    if (!DROPPED_ANNOTATIONS.has(key)) out[key] = annotations[key];
+  }
   return out;
 }
 

@@ -7,8 +7,11 @@ import { K } from "../kinds.js";
 import { lastSpecWriters, type FieldWriter } from "../managedfields.js";
 import { globMatch } from "../selectors.js";
 
-/** Istio kinds whose spec is configuration a team would keep in Git. */
-const ISTIO_KINDS = [
+/**
+ * Istio kinds whose spec is configuration a team would keep in Git. The cache keeps managedFields
+ * for these kinds only.
+ */
+export const GITOPS_KINDS: string[] = [
   K.PeerAuthentication,
   K.AuthorizationPolicy,
   K.RequestAuthentication,
@@ -60,11 +63,11 @@ export const configOutsideGitops: NamespaceCheck = {
     "and restrict direct write access to Istio objects. If another automation is expected to " +
     "write them, name its field manager in the ThreatPolicy:\nspec:\n  controllers:\n" +
     "    - flagger\n  gitops:\n    managers: [argocd-controller, kustomize-controller]",
-  inputs: ISTIO_KINDS,
+  inputs: GITOPS_KINDS,
   run(ctx, target, emit) {
     if (!inputsAvailable(ctx, this, emit)) return;
     const allowed = [...ctx.policy.gitopsManagers, ...ctx.policy.controllers, ...ISTIO_CONTROLLERS];
-    for (const kind of ISTIO_KINDS) {
+    for (const kind of GITOPS_KINDS) {
       for (const object of ctx.snapshot.inNamespace(kind, target.namespace)) {
         const writers = lastSpecWriters(object);
         if (writers.length === 0) continue;

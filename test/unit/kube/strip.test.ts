@@ -1,8 +1,14 @@
 // What the cache keeps of each object, and the capped jittered backoff of the reflectors.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { GITOPS_KINDS } from "../../../operator/engine/checks/gitops.js";
 import { Backoff } from "../../../operator/kube/backoff.js";
-import { WATCHED_RESOURCES, type WatchedResource } from "../../../operator/kube/resources.js";
+import { ValueTable } from "../../../operator/kube/compact.js";
+import {
+  WATCHED_RESOURCES,
+  resourceKindKey,
+  type WatchedResource,
+} from "../../../operator/kube/resources.js";
 import { prunePodSpec, stripObject } from "../../../operator/kube/strip.js";
 
 function resource(group: string, kind: string): WatchedResource {
@@ -106,11 +112,19 @@ function configMap(name: string): Json {
 
 const cases: { name: string; resource: WatchedResource; input: Json; expected: Json }[] = [
   {
-    name: "keeps only the phase of a Pod's status and who manages its spec",
+    name: "keeps only the phase of a Pod's status, and none of its managedFields",
     resource: POD,
     input: runningPod(),
+    expected: { status: { phase: "Running" }, managedFields: undefined },
+  },
+  {
+    name: "keeps who manages an Istio object's spec",
+    resource: PEER_AUTH,
+    input: {
+      metadata: { name: "default", namespace: "a", managedFields },
+      spec: { mtls: { mode: "STRICT" } },
+    },
     expected: {
-      status: { phase: "Running" },
       managedFields: [
         {
           manager: "argocd-controller",
@@ -261,6 +275,97 @@ describe("stripObject keeps only what the checks read", () => {
     const after = JSON.stringify(stripObject(POD, "v1", input)).length;
     t.diagnostic(`pod JSON: ${before} bytes as served, ${after} bytes cached`);
     assert.ok(after < before, `stripping must shrink the pod (${before} -> ${after})`);
+  });
+});
+
+describe("stripObject stores equal parts once", () => {
+  /** A second replica of the same ReplicaSet: only its own name, uid and version differ. */
+  function secondReplica(): Json {
+    const pod = runningPod();
+    const meta = pod["metadata"] as Json;
+    meta["name"] = "reviews-v1-5b4f7d8c9-fghij";
+    meta["uid"] = "0a1b2c3d-0000-0000-0000-000000000002";
+    meta["resourceVersion"] = "12346";
+    return pod;
+  }
+
+  it("gives replicas of one pod the same frozen labels, owners and spec, and their own names", () => {
+    const values = new ValueTable();
+    const a = stripObject(POD, "v1", runningPod(), values) as unknown as Json;
+    const b = stripObject(POD, "v1", secondReplica(), values) as unknown as Json;
+    const metaA = a["metadata"] as Json;
+    const metaB = b["metadata"] as Json;
+    for (const key of ["labels", "annotations", "ownerReferences", "creationTimestamp"]) {
+      assert.equal(metaA[key], metaB[key], key);
+    }
+    assert.equal(a["spec"], b["spec"]);
+    assert.equal(a["status"], b["status"]);
+    assert.ok(Object.isFrozen(a["spec"]) && Object.isFrozen(metaA["labels"]));
+    assert.notEqual(metaA["name"], metaB["name"]);
+    assert.notEqual(metaA["uid"], metaB["uid"]);
+    // The objects themselves stay separate and writable: the cache replaces them one by one.
+    assert.notEqual(a, b);
+    assert.notEqual(metaA, metaB);
+    assert.equal(Object.isFrozen(a) || Object.isFrozen(metaA), false);
+  });
+
+  it("shares a pod template's spec with the pods' specs when they are equal", () => {
+    const values = new ValueTable();
+    const pod = runningPod();
+    const deployment = {
+      metadata: { name: "reviews-v1", namespace: "bookinfo" },
+      spec: { replicas: 2, template: { metadata: { labels: {} }, spec: pod["spec"] } },
+    };
+    const fromPod = stripObject(POD, "v1", pod, values) as unknown as Json;
+    const fromDeployment = stripObject(resource("apps", "Deployment"), "v1", deployment, values);
+    const template = (fromDeployment["spec"] as Json)["template"] as Json;
+    assert.equal(template["spec"], fromPod["spec"]);
+  });
+
+  it("leaves its input as it was: not changed, not frozen", () => {
+    const input = runningPod();
+    const before = structuredClone(input);
+    stripObject(POD, "v1", input, new ValueTable());
+    stripObject(POD, "v1", input, new ValueTable());
+    assert.deepEqual(input, before);
+    const spec = input["spec"] as Json;
+    assert.equal(Object.isFrozen(spec) || Object.isFrozen(spec["containers"]), false);
+  });
+
+  it("keeps managedFields for exactly the kinds the GitOps-drift check reads", () => {
+    const gitops = new Set(GITOPS_KINDS);
+    for (const r of WATCHED_RESOURCES.filter((w) => w.metadataOnly !== true)) {
+      const input = { metadata: { name: "x", namespace: "a", managedFields }, spec: {} };
+      const out = stripObject(r, r.versions[0] ?? "v1", input, new ValueTable());
+      const kept = out.metadata.managedFields !== undefined;
+      assert.equal(kept, gitops.has(resourceKindKey(r)), resourceKindKey(r));
+    }
+    // Every kind the check reads is watched, so none of them loses its managedFields unseen.
+    const watched = new Set(WATCHED_RESOURCES.map(resourceKindKey));
+    assert.deepEqual(
+      GITOPS_KINDS.filter((k) => !watched.has(k)),
+      [],
+    );
+  });
+
+  it("drops the last-applied-configuration annotation and keeps every other one", () => {
+    const input = {
+      metadata: {
+        name: "reviews",
+        namespace: "bookinfo",
+        annotations: {
+          "kubectl.kubernetes.io/last-applied-configuration": JSON.stringify(runningPod()),
+          "sidecar.istio.io/inject": "true",
+          "traffic.sidecar.istio.io/excludeInboundPorts": "9000",
+        },
+      },
+      spec: { template: { spec: {} } },
+    };
+    const out = stripObject(resource("apps", "Deployment"), "v1", input, new ValueTable());
+    assert.deepEqual(out.metadata.annotations, {
+      "sidecar.istio.io/inject": "true",
+      "traffic.sidecar.istio.io/excludeInboundPorts": "9000",
+    });
   });
 });
 
