@@ -4,9 +4,11 @@
 // kube-apiserver and etcd, built or reused by hack/controlplane/build.sh), installs the CRDs, applies
 // the hardened example mesh and its ThreatPolicy (deploy/examples/policies/hardened.yaml), runs
 // `mesh-compliance operator` as a child process against it, prints the ComplianceReport table (what
-// `kubectl get compliancereports` shows), the threat table and key gauges, then switches the mesh-wide PeerAuthentication to
-// PERMISSIVE and shows both change. Everything it started is stopped on the way out.
+// `kubectl get compliancereports` shows), the threat table and key gauges, then switches the
+// mesh-wide PeerAuthentication to PERMISSIVE and shows both change. The operator runs under its own
+// ServiceAccount with the shipped RBAC. Everything it started is stopped on the way out.
 import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 
@@ -75,6 +77,12 @@ function printThreats(status) {
   const rows = [["THREAT", "STATUS", "RISK", "OPEN", "TITLE"]];
   for (const t of status.threats) rows.push([t.id, t.status, t.risk, t.counts.open, t.title]);
   for (const line of table(rows)) say(line);
+  // Why each threat is not mitigated: its first findings, or the reason it could not be judged.
+  say();
+  for (const t of status.threats.filter((x) => x.status === "Violated" || x.status === "Unknown")) {
+    const why = t.findings.slice(0, 2).map((f) => f.message);
+    for (const line of why.length > 0 ? why : [t.reason ?? ""]) say(`${t.id} ${t.status}: ${line}`);
+  }
 }
 
 async function printGauges(port) {
@@ -128,16 +136,22 @@ try {
     .makeApiClient(AdmissionregistrationV1Api)
     .deleteValidatingWebhookConfiguration({ name: "istiod-default-validator" });
 
+  // The operator runs as it would in a cluster: under its own ServiceAccount, bound to the
+  // ClusterRole and leader-election Role of deploy/base/rbac.yaml, not with the admin's rights.
+  const operatorConfig = join(cp.dir, "operator-kubeconfig.json");
+  writeFileSync(operatorConfig, (await support.operatorKubeConfig(cp)).exportConfig());
   const port = await freePort();
-  say("== running: mesh-compliance operator --kubeconfig <control plane> (logs below)");
+  say(
+    `== running: mesh-compliance operator as ServiceAccount ${support.OPERATOR_NAMESPACE}/${support.OPERATOR_ACCOUNT} (logs below)`,
+  );
   const operator = spawn(
     process.execPath,
     [
       dist("operator/cli/main.js"),
       "operator",
-      `--kubeconfig=${join(cp.dir, "kubeconfig.json")}`,
+      `--kubeconfig=${operatorConfig}`,
       `--metrics-address=127.0.0.1:${port}`,
-      "--lease-namespace=default",
+      `--lease-namespace=${support.OPERATOR_NAMESPACE}`,
       "--log-format=text",
     ],
     { stdio: ["ignore", "inherit", "inherit"] },
