@@ -7,7 +7,7 @@ import { CHECKS } from "../engine/checks/index.js";
 import { evaluate } from "../engine/evaluate.js";
 import { isObj } from "../engine/fields.js";
 import { defaultPolicy, parseThreatPolicy, type ThreatPolicy } from "../engine/policy.js";
-import { Snapshot } from "../engine/snapshot.js";
+import { keyOf, namespaceOf, Snapshot } from "../engine/snapshot.js";
 import type { KubeObject, Severity } from "../engine/types.js";
 import { buildReport, SEVERITY_RANK } from "../report/build.js";
 import type { ComplianceReportStatus } from "../report/types.js";
@@ -78,6 +78,7 @@ export async function scan(
     CHECKS,
   );
   const report = buildReport(evaluation, policy, CHECKS, now);
+  report.assumptions = [...report.assumptions, ...duplicateNotes(loaded.sources)].sort();
   const sources = new Map<string, SourceLocation>();
   for (const [object, at] of loaded.sources) {
     const ref = { kind: object.kind, name: object.metadata.name ?? "" };
@@ -92,6 +93,42 @@ export async function scan(
     files: loaded.files,
     objects: loaded.objects.length,
   };
+}
+
+/** How many repeated objects the note names; the rest are counted. */
+const DUPLICATES_NAMED = 5;
+
+/**
+ * A note when objects are defined more than once. A folder often holds alternatives (overlays,
+ * environments, tutorial steps) that never share a cluster, so every definition is evaluated and
+ * none is dropped: keeping only the last could hide a weaker one. The note says so, because
+ * findings then repeat, and two definitions can look like two conflicting objects.
+ */
+function duplicateNotes(sources: Map<KubeObject, SourceLocation>): string[] {
+  const places = new Map<string, { ref: string; at: SourceLocation[] }>();
+  for (const [object, at] of sources) {
+    const key = keyOf(object);
+    const entry = places.get(key);
+    if (entry) entry.at.push(at);
+    else places.set(key, { ref: refText(object), at: [at] });
+  }
+  const repeated = [...places.values()].filter((p) => p.at.length > 1);
+  if (repeated.length === 0) return [];
+  const named = repeated
+    .slice(0, DUPLICATES_NAMED)
+    .map((p) => `${p.ref} (${p.at.map((a) => `${a.file}:${String(a.line)}`).join(", ")})`);
+  const more = repeated.length - named.length;
+  return [
+    `${String(repeated.length)} object(s) are defined more than once: ${named.join("; ")}` +
+      `${more > 0 ? `; and ${String(more)} more` : ""}. Each definition is evaluated as a ` +
+      "separate object, so their findings repeat; scan one environment or overlay at a time for " +
+      "a single cluster's view.",
+  ];
+}
+
+function refText(object: KubeObject): string {
+  const ns = namespaceOf(object);
+  return `${object.kind} ${ns === undefined ? "" : `${ns}/`}${object.metadata.name ?? ""}`;
 }
 
 export type FailOn = Severity | "none";
