@@ -2,7 +2,7 @@
 // Every document is read on its own: one that cannot be parsed, or is not a Kubernetes object,
 // becomes an input error with its file and line, and the rest are still scanned.
 
-import { readdir, readFile, stat } from "node:fs/promises";
+import { readdir, readFile, realpath, stat } from "node:fs/promises";
 import { extname, join, relative } from "node:path";
 import yaml from "js-yaml";
 import { at, isObj } from "../engine/fields.js";
@@ -64,16 +64,34 @@ export async function expandPaths(paths: string[]): Promise<string[]> {
   return files;
 }
 
-async function walk(dir: string): Promise<string[]> {
+/**
+ * The manifest files under a folder, sorted. Symbolic links are followed, to files and to folders
+ * (a folder reached twice, as by a link cycle, is read once); a broken link with a manifest's
+ * extension is listed, so that reading it reports an input error instead of skipping it quietly.
+ */
+async function walk(dir: string, seen = new Set<string>()): Promise<string[]> {
+  if (!(await firstVisit(dir, seen))) return [];
   const entries = await readdir(dir, { withFileTypes: true });
   entries.sort((a, b) => a.name.localeCompare(b.name));
   const out: string[] = [];
   for (const entry of entries) {
     const full = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await walk(full)));
-    else if (entry.isFile() && EXTENSIONS.has(extname(entry.name).toLowerCase())) out.push(full);
+    const target = entry.isSymbolicLink() ? await stat(full).catch(() => undefined) : entry;
+    const manifest = EXTENSIONS.has(extname(entry.name).toLowerCase());
+    if (target === undefined) {
+      if (manifest) out.push(full);
+    } else if (target.isDirectory()) out.push(...(await walk(full, seen)));
+    else if (manifest && target.isFile() && (await firstVisit(full, seen))) out.push(full);
   }
   return out;
+}
+
+/** Records the real path; false when it was seen before. */
+async function firstVisit(path: string, seen: Set<string>): Promise<boolean> {
+  const real = await realpath(path);
+  if (seen.has(real)) return false;
+  seen.add(real);
+  return true;
 }
 
 async function readStdin(): Promise<string> {

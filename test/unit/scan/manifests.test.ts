@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, mkdir, writeFile, rm } from "node:fs/promises";
+import { mkdtemp, mkdir, writeFile, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -116,6 +116,34 @@ describe("manifest folders", () => {
     );
     assert.equal(r.files, 3);
     assert.equal(r.sources.get(r.objects[1]!)?.file, join("nested", "b.yml"));
+  });
+
+  it("follows symbolic links, reads a file or folder reached twice once, and reports a broken link", async () => {
+    const linked = await mkdtemp(join(tmpdir(), "mesh-compliance-links-"));
+    try {
+      await mkdir(join(linked, "real"));
+      await writeFile(
+        join(linked, "real", "d.yaml"),
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: d}\n",
+      );
+      await symlink(join(linked, "real", "d.yaml"), join(linked, "file-link.yaml"));
+      await symlink(join(linked, "real"), join(linked, "z-folder-link"));
+      await symlink(linked, join(linked, "real", "cycle"));
+      await symlink(join(linked, "missing.yaml"), join(linked, "broken.yaml"));
+
+      const r = await loadManifests([linked], linked);
+      assert.deepEqual(
+        r.objects.map((o) => o.metadata.name),
+        ["d"],
+        "d.yaml once: the link to it, the folder link and the cycle add nothing",
+      );
+      assert.deepEqual(
+        r.errors.map((e) => [e.file, e.message.split(":")[0]]),
+        [["broken.yaml", "cannot read"]],
+      );
+    } finally {
+      await rm(linked, { recursive: true, force: true });
+    }
   });
 });
 
