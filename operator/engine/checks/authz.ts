@@ -25,6 +25,7 @@ import {
   type NamespaceTarget,
 } from "../check.js";
 import type { Check, ClusterCheck, NamespaceCheck } from "../check.js";
+import { GATEWAY_NAME_LABEL, INGRESS_LABELS, isEgressLabelled } from "../gateways.js";
 import { K, WORKLOAD_INPUTS } from "../kinds.js";
 import type { Workload } from "../mesh.js";
 import { describeSource, resolveMtls, type EffectiveMtls } from "../mtls.js";
@@ -140,6 +141,18 @@ export const authzNoDefaultDeny: NamespaceCheck = {
 // ---------------------------------------------------------------------------------------------
 // authz-allow-all
 
+/**
+ * A selector that names an ingress gateway (Istio's own labels, or a Gateway API gateway's name):
+ * the workloads it reaches take traffic from outside the mesh, where accepting every caller is
+ * often the intent. Egress gateways are not included: letting every workload out is not.
+ */
+function selectsIngressGatewayOnly(p: AuthzPolicy): boolean {
+  const selector = p.selector ?? {};
+  if (p.targeted || !hasSelector(p)) return false;
+  if (selector[GATEWAY_NAME_LABEL] !== undefined) return !isEgressLabelled(selector);
+  return INGRESS_LABELS.some(([k, v]) => selector[k] === v);
+}
+
 export const authzAllowAll: NamespaceCheck = {
   id: "authz-allow-all",
   threats: THREATS,
@@ -150,7 +163,8 @@ export const authzAllowAll: NamespaceCheck = {
     "Finds enforced ALLOW AuthorizationPolicies with a rule that carries no condition (for " +
     "example `rules: [{}]`). Such a rule allows every request to the workloads it reaches and " +
     "cancels deny-by-default there, since any one matching ALLOW rule admits a request. Critical " +
-    "when the policy is mesh-wide.",
+    "when the policy is mesh-wide; low when it selects an ingress gateway only, where accepting " +
+    "every caller is often the intent of a public entry point.",
   remediation:
     "Replace the empty rule with rules naming the callers and operations that are needed, e.g.\n" +
     `rules:
@@ -168,10 +182,21 @@ export const authzAllowAll: NamespaceCheck = {
       if (p.action !== "ALLOW" || !isEnforced(p)) continue;
       const index = matchAllRuleIndex(p);
       if (index < 0) continue;
+      const prefix = `ALLOW AuthorizationPolicy ${policyName(p)} has rule ${index} with no condition`;
+      if (selectsIngressGatewayOnly(p)) {
+        emit.finding(
+          p.object,
+          `${prefix}, so ${reachText(p, root)}, an ingress gateway, accepts every request. That is ` +
+            "usual for a public entry point, but the gateway then admits every host, path and " +
+            "client it routes; name those it should accept.",
+          { severity: "low" },
+        );
+        continue;
+      }
       emit.finding(
         p.object,
-        `ALLOW AuthorizationPolicy ${policyName(p)} has rule ${index} with no condition, so it ` +
-          `allows every request to ${reachText(p, root)} and no deny-by-default can hold there.`,
+        `${prefix}, so it allows every request to ${reachText(p, root)} and no deny-by-default ` +
+          "can hold there.",
         { severity: isMeshWide(p, root) ? "critical" : "high" },
       );
     }

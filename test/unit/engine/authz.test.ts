@@ -460,6 +460,42 @@ describe("authz-allow-all", () => {
       message: /rule 1 with no condition/,
     },
     {
+      name: "rates an allow-all on an ingress gateway low, as a public entry point",
+      check: authzAllowAll,
+      yaml:
+        SHOP +
+        ap({
+          namespace: "istio-system",
+          spec: "{selector: {matchLabels: {istio: ingressgateway}}, rules: [{}]}",
+        }),
+      expect: ["AuthorizationPolicy istio-system/p"],
+      severities: ["low"],
+      message: /an ingress gateway, accepts every request/,
+    },
+    {
+      name: "rates an allow-all on a Gateway API gateway low",
+      check: authzAllowAll,
+      yaml:
+        SHOP +
+        ap({
+          spec: '{selector: {matchLabels: {"gateway.networking.k8s.io/gateway-name": web}}, rules: [{}]}',
+        }),
+      expect: ["AuthorizationPolicy shop/p"],
+      severities: ["low"],
+    },
+    {
+      name: "keeps an allow-all on an egress gateway high: every workload could leave the mesh",
+      check: authzAllowAll,
+      yaml:
+        SHOP +
+        ap({
+          namespace: "istio-system",
+          spec: "{selector: {matchLabels: {istio: egressgateway}}, rules: [{}]}",
+        }),
+      expect: ["AuthorizationPolicy istio-system/p"],
+      severities: ["high"],
+    },
+    {
       name: "passes an allow-nothing (no rules)",
       check: authzAllowAll,
       yaml: SHOP + ap({ spec: "{}" }),
