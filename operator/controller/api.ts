@@ -52,7 +52,7 @@ export interface EventBody {
   lastTimestamp: string;
   count: number;
 }
-import { classify, statusCode, TransientError } from "./errors.js";
+import { classify, ConflictError, statusCode, TransientError } from "./errors.js";
 
 export const GROUP = "meshcompliance.io";
 export const VERSION = "v1alpha1";
@@ -78,8 +78,19 @@ export interface ClusterObjects {
   /** The object, or undefined when it does not exist. */
   get(plural: Plural, name: string): Promise<StoredObject | undefined>;
   create(plural: Plural, body: StoredObject): Promise<StoredObject>;
-  /** Replaces the status; fails with ConflictError when resourceVersion is stale. */
+  /**
+   * Replaces the status; fails with ConflictError when resourceVersion is stale or the object is
+   * gone (both mean: read it again).
+   */
   replaceStatus(plural: Plural, body: StoredObject): Promise<StoredObject>;
+  /** Replaces the object (not its status); fails with ConflictError like replaceStatus. */
+  replace(plural: Plural, body: StoredObject): Promise<StoredObject>;
+}
+
+/** A write to an object that was deleted meanwhile: like a conflict, re-read and go on. */
+function goneOrClassified(error: unknown, doing: string): Error {
+  if (statusCode(error) === 404) return new ConflictError(`${doing}: gone`, { cause: error });
+  return classify(error, doing);
 }
 
 export interface EventSink {
@@ -126,7 +137,17 @@ export function clusterObjects(kc: KubeConfig): ClusterObjects {
           }),
         )) as StoredObject;
       } catch (error) {
-        throw classify(error, `writing the status of ${plural}/${name}`);
+        throw goneOrClassified(error, `writing the status of ${plural}/${name}`);
+      }
+    },
+    async replace(plural, body) {
+      const name = body.metadata.name;
+      try {
+        return (await timed(
+          api.replaceClusterCustomObject({ ...base, plural, name, body }),
+        )) as StoredObject;
+      } catch (error) {
+        throw goneOrClassified(error, `updating ${plural}/${name}`);
       }
     },
   };

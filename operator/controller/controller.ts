@@ -53,6 +53,7 @@ export class Controller {
   private readonly publisher: ReportPublisher | undefined;
   private readonly pendingFirst = new Set<string>();
   private readonly seenGeneration = new Map<string, number | undefined>();
+  private readonly seenUid = new Map<string, string | undefined>();
   private readonly valid = new Map<string, ThreatPolicy>();
   private policies = new Set<string>();
   private availability = "";
@@ -94,6 +95,9 @@ export class Controller {
     this.markAll();
     this.intervals.push(
       setInterval(() => {
+        // The next writes compare with what is stored, so a report deleted or edited by hand
+        // is restored within one resync.
+        this.publisher?.reset();
         this.markAll();
       }, this.options.resyncIntervalMs),
       setInterval(() => {
@@ -229,6 +233,7 @@ export class Controller {
       return;
     }
     const marks = this.marks.take(name);
+    this.followUid(name, object.metadata.uid);
     const generation = object.metadata.generation;
     this.seenGeneration.set(name, generation);
     let policy: ThreatPolicy;
@@ -300,7 +305,19 @@ export class Controller {
     }
   }
 
+  /**
+   * A policy deleted and created again under its name (faster than an evaluation, as by
+   * `kubectl replace --force`) has a new uid: what was stored for the old one no longer applies.
+   */
+  private followUid(name: string, uid: string | undefined): void {
+    const seen = this.seenUid.get(name);
+    if (seen !== undefined && seen !== uid) this.publisher?.forget(name);
+    this.seenUid.set(name, uid);
+  }
+
   private forget(name: string): void {
+    this.publisher?.forget(name);
+    this.seenUid.delete(name);
     this.policies.delete(name);
     this.seenGeneration.delete(name);
     this.valid.delete(name);

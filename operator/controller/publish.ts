@@ -82,6 +82,10 @@ export class ReportPublisher {
     this.writers.status.reset();
   }
 
+  forget(policy: string): void {
+    this.writers.status.forget(policy);
+  }
+
   async publish(policy: KubeObject, report: ComplianceReportStatus): Promise<void> {
     const name = policy.metadata.name ?? "";
     const ref = { name, uid: policy.metadata.uid ?? "" };

@@ -27,6 +27,8 @@ export interface WriteResult {
 interface Known {
   resourceVersion: string;
   status: unknown;
+  /** For a report: the uid of the ThreatPolicy that owns it. */
+  owner?: string;
 }
 
 export interface Condition {
@@ -80,9 +82,18 @@ export class StatusWriter {
     private readonly now: () => Date,
   ) {}
 
-  /** Forgets what was stored: the next write reads it back (after losing the lease, e.g.). */
+  /**
+   * Forgets what was stored: the next write reads it back and compares. Done after losing the
+   * lease and on every resync, so a report deleted or edited by hand is restored.
+   */
   reset(): void {
     this.known.clear();
+  }
+
+  /** Forgets one policy and its report (the policy was deleted; one of that name may return). */
+  forget(name: string): void {
+    this.known.delete(`compliancereports/${name}`);
+    this.known.delete(`threatpolicies/${name}`);
   }
 
   async writeReport(policy: PolicyRef, status: ComplianceReportStatus): Promise<WriteResult> {
@@ -90,7 +101,10 @@ export class StatusWriter {
     let conflicts = 0;
     return retry(
       async () => {
-        const current = this.known.get(key) ?? (await this.readReport(policy, key));
+        let current = this.known.get(key) ?? (await this.readReport(policy, key));
+        if (policy.uid !== "" && current.owner !== policy.uid) {
+          current = await this.adoptReport(policy, key);
+        }
         const previous = current.status as ComplianceReportStatus | undefined;
         const base = { previous, previousVersion: current.resourceVersion, conflicts };
         if (sameReport(current.status, status)) return { written: false, ...base };
@@ -137,7 +151,12 @@ export class StatusWriter {
         metadata: { name, resourceVersion: current.resourceVersion },
         status,
       });
-      this.known.set(key, { resourceVersion: stored.metadata.resourceVersion ?? "", status });
+      const owner = current.owner;
+      const resourceVersion = stored.metadata.resourceVersion ?? "";
+      this.known.set(
+        key,
+        owner === undefined ? { resourceVersion, status } : { resourceVersion, status, owner },
+      );
     } catch (error) {
       this.known.delete(key);
       throw error;
@@ -147,9 +166,36 @@ export class StatusWriter {
   private async readReport(policy: PolicyRef, key: string): Promise<Known> {
     const stored =
       (await this.api.get("compliancereports", policy.name)) ?? (await this.createReport(policy));
-    const known = { resourceVersion: stored.metadata.resourceVersion ?? "", status: stored.status };
+    return this.remember(key, stored);
+  }
+
+  private remember(key: string, stored: StoredObject): Known {
+    const known: Known = {
+      resourceVersion: stored.metadata.resourceVersion ?? "",
+      status: stored.status,
+    };
+    const owner = controllerUid(stored);
+    if (owner !== undefined) known.owner = owner;
     this.known.set(key, known);
     return known;
+  }
+
+  /**
+   * Makes the report owned by this policy. A policy deleted and created again under the same name
+   * (`kubectl replace --force`, a GitOps prune) has a new uid; a report still owned by the old one
+   * would be garbage-collected as an orphan.
+   */
+  private async adoptReport(policy: PolicyRef, key: string): Promise<Known> {
+    const stored = await this.api.get("compliancereports", policy.name);
+    if (stored === undefined) return this.remember(key, await this.createReport(policy));
+    const others = (stored.metadata.ownerReferences ?? []).filter(
+      (r) => !isRecord(r) || r["controller"] !== true,
+    );
+    const updated = await this.api.replace("compliancereports", {
+      ...stored,
+      metadata: { ...stored.metadata, ownerReferences: [...others, ownerReference(policy)] },
+    });
+    return this.remember(key, updated);
   }
 
   private async createReport(policy: PolicyRef): Promise<StoredObject> {
@@ -157,19 +203,7 @@ export class StatusWriter {
       return await this.api.create("compliancereports", {
         apiVersion: API_VERSION,
         kind: "ComplianceReport",
-        metadata: {
-          name: policy.name,
-          ownerReferences: [
-            {
-              apiVersion: API_VERSION,
-              kind: "ThreatPolicy",
-              name: policy.name,
-              uid: policy.uid,
-              controller: true,
-              blockOwnerDeletion: false,
-            },
-          ],
-        },
+        metadata: { name: policy.name, ownerReferences: [ownerReference(policy)] },
         spec: { policy: policy.name },
       });
     } catch (error) {
@@ -199,6 +233,31 @@ export class StatusWriter {
       .toISOString()
       .replace(/\.\d{3}Z$/, "Z");
   }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null;
+}
+
+function ownerReference(policy: PolicyRef): Record<string, unknown> {
+  return {
+    apiVersion: API_VERSION,
+    kind: "ThreatPolicy",
+    name: policy.name,
+    uid: policy.uid,
+    controller: true,
+    blockOwnerDeletion: false,
+  };
+}
+
+/** The uid of the object's controlling owner, if it has one. */
+function controllerUid(stored: StoredObject): string | undefined {
+  for (const ref of stored.metadata.ownerReferences ?? []) {
+    if (isRecord(ref) && ref["controller"] === true && typeof ref["uid"] === "string") {
+      return ref["uid"];
+    }
+  }
+  return undefined;
 }
 
 /** Keeps each condition's lastTransitionTime unless its status flipped. */

@@ -477,6 +477,83 @@ describe("operator: metrics, waivers, invalid input, missing access and late CRD
   );
 });
 
+describe("operator: reports changed or removed behind its back", () => {
+  let runtime: OperatorRuntime | undefined;
+  after(async () => {
+    await runtime?.stop();
+  });
+  const env = useControlPlane({ label: "operator-faults-repair" });
+  const run = { skip: env.skip, timeout: 120_000 };
+  const NAME = "repaired";
+
+  before(async () => {
+    if (env.skip !== undefined) return;
+    await applyObjects(env.cp.kubeConfig, [
+      namespace("istio-system"),
+      namespace("mesh-p"),
+      permissive("mesh-p"),
+      threatPolicy(NAME),
+    ]);
+    // A short resync: the repairs of a deleted or edited report happen on the resync.
+    runtime = await runOperator({
+      kubeConfig: await operatorKubeConfig(env.cp),
+      args: ["--resync-interval=2s"],
+    });
+  });
+
+  const api = (): CustomObjectsApi => env.cp.kubeConfig.makeApiClient(CustomObjectsApi);
+
+  it("restores a ComplianceReport edited or deleted by hand within a resync", run, async (t) => {
+    const kc = env.cp.kubeConfig;
+    const first = await waitForReport(kc, NAME, "the first report", () => true);
+    const score = first.summary.score;
+    assert.ok(score < 100, "the PERMISSIVE namespace keeps the score below 100");
+
+    await api().patchClusterCustomObjectStatus({
+      ...CR,
+      plural: "compliancereports",
+      name: NAME,
+      body: [{ op: "replace", path: "/status/summary/score", value: 100 }],
+    });
+    const edited = Date.now();
+    await waitForReport(kc, NAME, "the real score back", (s) => s.summary.score === score);
+    const restored = Date.now() - edited;
+
+    await api().deleteClusterCustomObject({ ...CR, plural: "compliancereports", name: NAME });
+    const deleted = Date.now();
+    await waitForReport(kc, NAME, "the report re-created", (s) => s.summary.score === score);
+    t.diagnostic(
+      `hand edit undone after ${restored} ms, deleted report back after ${Date.now() - deleted} ms`,
+    );
+  });
+
+  it(
+    "takes over the report and writes the status of a policy deleted and created again",
+    run,
+    async () => {
+      const kc = env.cp.kubeConfig;
+      await waitForReport(kc, NAME, "the report", () => true);
+      await api().deleteClusterCustomObject({ ...CR, plural: "threatpolicies", name: NAME });
+      await applyObjects(kc, [threatPolicy(NAME)]);
+      const policy = await getCr(kc, "threatpolicies", NAME);
+      const uid = policy?.metadata.uid;
+      assert.ok(uid !== undefined);
+
+      await waitFor("the report owned by the new policy", WAIT_MS, async () => {
+        const owners = (await getReport(kc, NAME))?.metadata.ownerReferences ?? [];
+        return owners.some((o) => o.uid === uid && o.controller === true) ? true : undefined;
+      });
+      await waitFor("the new policy's Ready condition", WAIT_MS, async () => {
+        const status = (await getCr(kc, "threatpolicies", NAME))?.status as
+          { conditions?: { type: string; status: string }[] } | undefined;
+        return status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")
+          ? true
+          : undefined;
+      });
+    },
+  );
+});
+
 /** Deletes a CRD (and so its objects) and waits until the API server no longer has it. */
 async function removeCrd(cp: ControlPlane, name: string): Promise<void> {
   const api = cp.kubeConfig.makeApiClient(ApiextensionsV1Api);

@@ -205,9 +205,10 @@ export function threatPolicy(name: string, spec: Record<string, unknown> = {}): 
 export interface StoredCr {
   metadata: {
     name: string;
+    uid?: string;
     resourceVersion: string;
     generation?: number;
-    ownerReferences?: unknown[];
+    ownerReferences?: { uid?: string; controller?: boolean }[];
   };
   status?: Record<string, unknown>;
 }

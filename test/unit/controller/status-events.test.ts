@@ -35,14 +35,38 @@ class FakeObjects implements ClusterObjects {
   replaceStatus(plural: Plural, body: StoredObject): Promise<StoredObject> {
     const key = `${plural}/${body.metadata.name}`;
     const current = this.store.get(key);
-    if (this.conflictOnce || current?.metadata.resourceVersion !== body.metadata.resourceVersion) {
+    const stale = current?.metadata.resourceVersion !== body.metadata.resourceVersion;
+    if (current === undefined || this.conflictOnce || stale) {
       this.conflictOnce = false;
       // Someone else wrote meanwhile: the stored version moves on.
       if (current) current.metadata.resourceVersion = this.next();
       return Promise.reject(new ConflictError("the object has been modified"));
     }
     this.writes += 1;
-    const stored = { ...body, metadata: { ...body.metadata, resourceVersion: this.next() } };
+    // The status subresource changes the status only; metadata and spec stay as stored.
+    const stored = {
+      ...current,
+      status: body.status,
+      metadata: { ...current.metadata, resourceVersion: this.next() },
+    };
+    this.store.set(key, stored);
+    return Promise.resolve(stored);
+  }
+  replace(plural: Plural, body: StoredObject): Promise<StoredObject> {
+    const key = `${plural}/${body.metadata.name}`;
+    const current = this.store.get(key);
+    if (
+      current === undefined ||
+      current.metadata.resourceVersion !== body.metadata.resourceVersion
+    ) {
+      return Promise.reject(new ConflictError("the object has been modified"));
+    }
+    // The main resource keeps the stored status.
+    const stored = {
+      ...body,
+      status: current.status,
+      metadata: { ...body.metadata, resourceVersion: this.next() },
+    };
     this.store.set(key, stored);
     return Promise.resolve(stored);
   }
@@ -116,6 +140,51 @@ describe("status writer change detection", () => {
     assert.equal(result.conflicts, 1);
     const stored = api.store.get("compliancereports/default")?.status as ComplianceReportStatus;
     assert.equal((stored.summary as { score: number }).score, 80);
+  });
+
+  it("restores a report deleted or edited by hand once it has forgotten what it stored", async () => {
+    const api = new FakeObjects();
+    const writer = new StatusWriter(api, () => new Date(0));
+    await writer.writeReport(POLICY, report("t1", 50));
+    const stored = api.store.get("compliancereports/default");
+    assert.ok(stored);
+    stored.status = report("t1", 100);
+    writer.reset();
+    const restored = await writer.writeReport(POLICY, report("t2", 50));
+    assert.equal(restored.written, true, "the edited score is put back");
+
+    api.store.delete("compliancereports/default");
+    writer.reset();
+    const recreated = await writer.writeReport(POLICY, report("t3", 50));
+    assert.equal(recreated.written, true);
+    assert.ok(api.store.has("compliancereports/default"), "the deleted report is created again");
+  });
+
+  it("re-creates a report deleted since its last write: the failed write re-reads", async () => {
+    const api = new FakeObjects();
+    const writer = new StatusWriter(api, () => new Date(0));
+    await writer.writeReport(POLICY, report("t1", 50));
+    api.store.delete("compliancereports/default");
+    const result = await writer.writeReport(POLICY, report("t2", 60));
+    assert.equal(result.written, true);
+    const stored = api.store.get("compliancereports/default")?.status as ComplianceReportStatus;
+    assert.equal((stored.summary as { score: number }).score, 60);
+  });
+
+  it("takes over a report owned by an earlier policy of the same name", async () => {
+    const api = new FakeObjects();
+    const writer = new StatusWriter(api, () => new Date(0));
+    await writer.writeReport(POLICY, report("t1", 50));
+    writer.forget(POLICY.name);
+    const again = { ...POLICY, uid: "uid-of-the-new-policy" };
+    await writer.writeReport(again, report("t2", 50));
+    const owners = api.store.get("compliancereports/default")?.metadata.ownerReferences;
+    assert.deepEqual(
+      owners?.map((o) => (o as { uid: string; controller: boolean }).uid),
+      ["uid-of-the-new-policy"],
+    );
+    const stored = api.store.get("compliancereports/default")?.status as ComplianceReportStatus;
+    assert.equal((stored.summary as { score: number }).score, 50, "the status is kept");
   });
 
   it("keeps a condition's lastTransitionTime while its status stays, and writes nothing new", async () => {
