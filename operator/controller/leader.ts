@@ -39,8 +39,13 @@ export class LeaderElector {
 
   constructor(private readonly options: LeaderOptions) {}
 
+  /**
+   * Leading, and renewed within the renew deadline. The second half matters when the process was
+   * stalled (a long pause, a blocked event loop): the Lease may have expired and passed to another
+   * replica before this one's loop notices, and until then it must not write.
+   */
   isLeader(): boolean {
-    return this.leader;
+    return this.leader && this.now() - this.lastRenew <= this.options.renewDeadlineMs;
   }
 
   private now(): number {
