@@ -54,6 +54,8 @@ export class Controller {
   private readonly pendingFirst = new Set<string>();
   private readonly seenGeneration = new Map<string, number | undefined>();
   private readonly seenUid = new Map<string, string | undefined>();
+  /** The uid and generation of each invalid policy last logged as invalid. */
+  private readonly invalidLogged = new Map<string, string>();
   private readonly valid = new Map<string, ThreatPolicy>();
   private policies = new Set<string>();
   private availability = "";
@@ -245,6 +247,7 @@ export class Controller {
       return;
     }
     this.valid.set(name, policy);
+    this.invalidLogged.delete(name);
     const report = this.evaluate(snapshot, policy, marks, generation);
     if (report === undefined) return;
     if (this.publisher && (this.options.isLeader?.() ?? true)) {
@@ -295,11 +298,15 @@ export class Controller {
     this.reports.delete(name);
     this.pendingFirst.delete(name);
     this.options.metrics?.setReports([...this.reports.values()]);
-    this.options.logger.warn("ThreatPolicy is invalid", {
-      policy: name,
-      fields: error.errors.map((e) => e.field),
-      error: error.message,
-    });
+    // Once per version of the policy: every change elsewhere and every resync evaluates it again.
+    const version = `${object.metadata.uid ?? ""}/${String(object.metadata.generation ?? "")}`;
+    const fields = { policy: name, fields: error.errors.map((e) => e.field), error: error.message };
+    if (this.invalidLogged.get(name) === version) {
+      this.options.logger.debug("ThreatPolicy is invalid", fields);
+    } else {
+      this.invalidLogged.set(name, version);
+      this.options.logger.warn("ThreatPolicy is invalid", fields);
+    }
     if (this.publisher && (this.options.isLeader?.() ?? true)) {
       await this.publisher.invalid(object, error);
     }
@@ -318,6 +325,7 @@ export class Controller {
   private forget(name: string): void {
     this.publisher?.forget(name);
     this.seenUid.delete(name);
+    this.invalidLogged.delete(name);
     this.policies.delete(name);
     this.seenGeneration.delete(name);
     this.valid.delete(name);

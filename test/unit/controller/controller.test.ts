@@ -103,6 +103,42 @@ describe("controller: policies across a ThreatPolicy relist", () => {
     assert.deepEqual(Object.keys(c.report()), ["default"]);
   });
 
+  it("warns about an invalid policy once per version, however often it is evaluated", async () => {
+    const warnings: string[] = [];
+    const capture = winston.createLogger({ level: "warn", silent: false, transports: [] });
+    capture.on("data", (info: { level: string; message: string }) => {
+      if (info.level === "warn") warnings.push(info.message);
+    });
+    const bad: KubeObject = {
+      ...POLICY,
+      metadata: { name: "bad", uid: "u1", generation: 1 },
+      spec: { waivers: "not a list" },
+    };
+    const cache = new MemoryCache();
+    cache.objects = [bad, NAMESPACE];
+    controller = new Controller({
+      cache,
+      checks: CHECKS,
+      meshOptions: { parseYaml: (t) => yaml.load(t), assumeUndeclaredNamespacesEnrolled: false },
+      logger: capture,
+      debounceMs: 1,
+      resyncIntervalMs: 3_600_000,
+      reportNamespaces: 10,
+    });
+    controller.start();
+    await controller.idle();
+    for (let i = 0; i < 3; i++) {
+      cache.emit({ kind: K.Namespace, name: "app", type: "MODIFIED" });
+      await controller.idle();
+    }
+    assert.deepEqual(warnings, ["ThreatPolicy is invalid"]);
+
+    cache.objects = [{ ...bad, metadata: { ...bad.metadata, generation: 2 } }, NAMESPACE];
+    cache.emit({ kind: K.ThreatPolicy, name: "bad", type: "MODIFIED" });
+    await controller.idle();
+    assert.equal(warnings.length, 2, "a new generation that is still invalid is said again");
+  });
+
   it("finds a policy the cache holds again on the next resync, even without a change", async () => {
     const cache = new MemoryCache();
     cache.objects = [POLICY, NAMESPACE];
