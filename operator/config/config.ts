@@ -150,6 +150,11 @@ function readAll(source: Source): Partial<Values> {
   return out as Partial<Values>;
 }
 
+/** A duration as a person would have typed it: whole seconds as `10s`, else milliseconds. */
+function durationText(ms: number): string {
+  return ms % 1_000 === 0 ? `${String(ms / 1_000)}s` : `${String(ms)}ms`;
+}
+
 function crossCheck(v: Partial<Values>, problems: ConfigProblem[]): void {
   const { leaseDuration, renewDeadline, retryPeriod } = v;
   if (leaseDuration === undefined || renewDeadline === undefined || retryPeriod === undefined)
@@ -157,15 +162,15 @@ function crossCheck(v: Partial<Values>, problems: ConfigProblem[]): void {
   if (renewDeadline >= leaseDuration) {
     problems.push({
       setting: "--renew-deadline",
-      received: `${renewDeadline}ms`,
-      expected: `less than --lease-duration (${leaseDuration}ms)`,
+      received: durationText(renewDeadline),
+      expected: `less than --lease-duration (${durationText(leaseDuration)})`,
     });
   }
   if (retryPeriod >= renewDeadline) {
     problems.push({
       setting: "--retry-period",
-      received: `${retryPeriod}ms`,
-      expected: `less than --renew-deadline (${renewDeadline}ms)`,
+      received: durationText(retryPeriod),
+      expected: `less than --renew-deadline (${durationText(renewDeadline)})`,
     });
   }
 }
@@ -224,7 +229,9 @@ export function configHelp(ctx: DefaultContext): string {
   const lines = Object.values(SETTINGS).map((raw) => {
     const s = raw as Setting<unknown>;
     const def = typeof s.defaultText === "function" ? s.defaultText(ctx) : s.defaultText;
-    const shown = def === undefined ? "" : ` (default ${def})`;
+    // A description that explains its default already gets the value it has on this machine.
+    const label = s.description.includes("(default") ? "here" : "default";
+    const shown = def === undefined ? "" : ` (${label} ${def})`;
     return `  --${s.flag} <value>  [${s.env}]\n      ${s.description}${shown}`;
   });
   return `Usage: mesh-compliance operator [flags]\n\nFlags and environment variables:\n${lines.join("\n")}\n`;

@@ -173,7 +173,7 @@ class ReflectorCache implements ClusterCache {
     this.changeCount += 1;
     if (this.initialSyncDone || !this.isSynced()) return;
     this.initialSyncDone = true;
-    this.logger.info("cache synced", { kinds: this.reflectors.length });
+    this.logger.debug("cache synced", { kinds: this.reflectors.length });
     for (const wake of [...this.syncWaiters]) wake();
     this.syncWaiters.clear();
   }

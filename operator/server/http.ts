@@ -87,9 +87,19 @@ export function createOperatorServer(options: OperatorServerOptions): OperatorSe
   return {
     start: () =>
       new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
+        // The address comes from --metrics-address: say so, since that is what to change.
+        const failed = (error: Error): void => {
+          const where = `${options.host}:${String(options.port)}`;
+          reject(
+            new Error(
+              `cannot serve on ${where} (--metrics-address, MESH_COMPLIANCE_METRICS_ADDRESS): ${error.message}`,
+              { cause: error },
+            ),
+          );
+        };
+        server.once("error", failed);
         server.listen(options.port, options.host, () => {
-          server.off("error", reject);
+          server.off("error", failed);
           resolve();
         });
       }),

@@ -77,7 +77,10 @@ describe("operator configuration", () => {
 
   it("requires lease duration > renew deadline > retry period", () => {
     assert.deepEqual(problems(["--lease-duration=5s", "--renew-deadline=6s"]), [
-      "--renew-deadline|6000ms|less than --lease-duration (5000ms)",
+      "--renew-deadline|6s|less than --lease-duration (5s)",
+    ]);
+    assert.deepEqual(problems(["--renew-deadline=2s", "--retry-period=2500ms"]), [
+      "--retry-period|2500ms|less than --renew-deadline (2s)",
     ]);
   });
 
@@ -91,6 +94,8 @@ describe("operator configuration", () => {
   it("lists every flag with its variable and default in the help text", () => {
     const help = configHelp({ ...CTX, inCluster: false });
     assert.match(help, /--debounce <value> {2}\[MESH_COMPLIANCE_DEBOUNCE\]/);
-    assert.match(help, /\(default 127\.0\.0\.1:8080\)/);
+    assert.match(help, /127\.0\.0\.1:8080 elsewhere\) \(here 127\.0\.0\.1:8080\)/);
+    assert.match(help, /stays valid without renewal \(default 15s\)/);
+    assert.doesNotMatch(help, /\(default[^)]*\) \(default/, "one default per setting");
   });
 });

@@ -72,4 +72,19 @@ describe("operator HTTP server", () => {
     await own.close();
     await own.close();
   });
+
+  it("names the setting when its address is taken", async () => {
+    const metrics = createMetrics({ kinds: [] });
+    const second = createOperatorServer({
+      host: "127.0.0.1",
+      port: server.address().port,
+      registry: metrics.registry,
+      ready: () => true,
+      report: () => undefined,
+    });
+    await assert.rejects(
+      second.start(),
+      /cannot serve on 127\.0\.0\.1:\d+ \(--metrics-address, MESH_COMPLIANCE_METRICS_ADDRESS\): .*EADDRINUSE/,
+    );
+  });
 });
