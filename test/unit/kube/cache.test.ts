@@ -315,6 +315,28 @@ describe("cluster cache reflectors (fake API server)", () => {
     assert.equal(c.kinds().find((k) => k.kind === "example.test/Widget")?.version, "v1beta1");
   });
 
+  it("marks a synced kind not installed once two discovery rounds agree its CRD is gone", async () => {
+    const path = "/apis/example.test/v1beta1/widgets";
+    api.served.set("example.test/v1beta1", ["widgets"]);
+    api.lists.set(path, [list("3", [{ metadata: { name: "w", namespace: "ns" } }])]);
+    api.lists.set(CM_PATH, [list("1", [])]);
+    const c = await start({ resources: [CONFIGMAPS, WIDGETS] });
+    await c.waitForSync(AbortSignal.timeout(WAIT_MS));
+    assert.deepEqual(names(c, "example.test/Widget"), ["w"]);
+
+    api.served.delete("example.test/v1beta1");
+    api.lists.set(path, [{ status: 404, body: status(404, "NotFound") }]);
+    api.watches.set(
+      path,
+      Array.from({ length: 1_000 }, () => ({ status: 404 })),
+    );
+    await eventually(
+      "not installed",
+      () => c.snapshot().unavailable("example.test/Widget") === "not installed",
+    );
+    assert.deepEqual(names(c, "example.test/Widget"), [], "nothing stale is kept");
+  });
+
   it("reads Secrets as PartialObjectMetadata and keeps no data", async () => {
     const path = "/api/v1/secrets";
     api.lists.set(path, [
