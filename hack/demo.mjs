@@ -6,7 +6,8 @@
 // `mesh-compliance operator` as a child process against it, prints the ComplianceReport table (what
 // `kubectl get compliancereports` shows), the threat table and key gauges, then switches the
 // mesh-wide PeerAuthentication to PERMISSIVE and shows both change. The operator runs under its own
-// ServiceAccount with the shipped RBAC. Everything it started is stopped on the way out.
+// ServiceAccount with the shipped RBAC. Everything it started is stopped on the way out; with
+// `--keep` it first waits for Ctrl-C, leaving both running to explore.
 import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -107,7 +108,29 @@ async function cleanup() {
   );
   await cp?.stop();
 }
-process.once("SIGINT", () => void cleanup().then(() => process.exit(130)));
+// `--keep` leaves the control plane and the operator running for exploring, until Ctrl-C.
+const keep = process.argv.includes("--keep");
+let stopRequested;
+const interrupted = new Promise((resolve) => (stopRequested = resolve));
+// `on`, not `once`: the control plane's own signal handler ends the process only when no other
+// handler is left, and the operator child must be stopped here first.
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.on(signal, () => {
+    if (keep) stopRequested();
+    else void cleanup().then(() => process.exit(signal === "SIGINT" ? 130 : 143));
+  });
+}
+
+async function explore(port) {
+  const kubeconfig = join(cp.dir, "kubeconfig.json");
+  say("== still running (--keep); press Ctrl-C to stop everything");
+  say(`   API server:  ${cp.server} (admin kubeconfig: ${kubeconfig})`);
+  say(`   operator:    http://127.0.0.1:${port}/metrics, /report, /readyz`);
+  say(`   e.g.         KUBECONFIG=${kubeconfig} kubectl get compliancereports`);
+  say(`                curl -s http://127.0.0.1:${port}/report | head`);
+  await interrupted;
+  say();
+}
 
 try {
   say("== starting the control plane (kube-apiserver v1.34 + etcd) with the CRDs");
@@ -193,6 +216,7 @@ try {
   printThreats(await printReports(admin));
   await printGauges(port);
   say();
+  if (keep) await explore(port);
   say("== stopping (SIGTERM to the operator, then the control plane)");
 } catch (error) {
   process.exitCode = 1;
