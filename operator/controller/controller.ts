@@ -240,7 +240,7 @@ export class Controller {
     this.seenGeneration.set(name, generation);
     let policy: ThreatPolicy;
     try {
-      policy = parseThreatPolicy(object);
+      policy = parseThreatPolicy(object, this.options.checks);
     } catch (error) {
       if (!(error instanceof PolicyValidationError)) throw error;
       await this.invalid(object, error);

@@ -180,7 +180,17 @@ class Reader {
 }
 
 /** Parses a ThreatPolicy object. Throws PolicyValidationError naming every bad field. */
-export function parseThreatPolicy(object: KubeObject): ThreatPolicy {
+/** What policy parsing needs to know of a check: its id and the threats it serves. */
+export interface CheckRef {
+  id: string;
+  threats: readonly ThreatId[];
+}
+
+/**
+ * Reads and validates a ThreatPolicy. With `checks`, a waiver that names a check must name one of
+ * its threat's checks: a misspelt id would otherwise waive nothing without a word.
+ */
+export function parseThreatPolicy(object: KubeObject, checks?: readonly CheckRef[]): ThreatPolicy {
   const r = new Reader();
   const policy = defaultPolicy();
   const metadata = isObj(object.metadata) ? object.metadata : {};
@@ -200,7 +210,7 @@ export function parseThreatPolicy(object: KubeObject): ThreatPolicy {
   if (managers !== undefined)
     policy.gitopsManagers = r.stringList(managers, "spec.gitops.managers");
   policy.controllers = r.stringList(spec.controllers, "spec.controllers");
-  policy.waivers = readWaivers(r, spec.waivers);
+  policy.waivers = readWaivers(r, spec.waivers, checks);
   policy.attestations = readAttestations(r, spec.attestations);
   readInjector(r, spec.injector, policy);
   policy.multiCluster = readMultiCluster(r, spec.multiCluster);
@@ -327,7 +337,7 @@ function readSubjects(r: Reader, value: unknown): Subject[] {
   });
 }
 
-function readWaivers(r: Reader, value: unknown): Waiver[] {
+function readWaivers(r: Reader, value: unknown, checks?: readonly CheckRef[]): Waiver[] {
   return r.list(value, "spec.waivers").flatMap((entry, i) => {
     const field = `spec.waivers[${i}]`;
     const o = obj(entry);
@@ -358,10 +368,23 @@ function readWaivers(r: Reader, value: unknown): Waiver[] {
     };
     const check = str(o.check);
     const owner = str(o.owner);
+    if (check && checks) checkOfThreat(r, check, threat, checks, `${field}.check`);
     if (check) waiver.check = check;
     if (owner) waiver.owner = owner;
     return [waiver];
   });
+}
+
+function checkOfThreat(
+  r: Reader,
+  check: string,
+  threat: ThreatId,
+  checks: readonly CheckRef[],
+  field: string,
+): void {
+  const ofThreat = checks.filter((c) => c.threats.includes(threat)).map((c) => c.id);
+  if (ofThreat.includes(check)) return;
+  r.fail(field, `"${check}" is not a check of ${threat} (its checks: ${ofThreat.join(", ")})`);
 }
 
 function readAttestations(r: Reader, value: unknown): Attestation[] {

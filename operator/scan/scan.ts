@@ -50,7 +50,7 @@ export async function loadPolicy(file: string): Promise<ThreatPolicy> {
     );
   }
   try {
-    return parseThreatPolicy(policies[0] as KubeObject);
+    return parseThreatPolicy(policies[0] as KubeObject, CHECKS);
   } catch (err) {
     throw new UsageError(`--policy ${file}: ${err instanceof Error ? err.message : String(err)}`);
   }

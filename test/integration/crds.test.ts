@@ -40,7 +40,7 @@ const VALID_SPEC = {
   waivers: [
     {
       threat: "I-01",
-      check: "mtls-peer-authentication-permissive",
+      check: "mtls-permissive-policy",
       resources: [{ kind: "PeerAuthentication", namespace: "legacy", name: "*" }],
       reason: "legacy clients migrate in Q3",
       owner: "team-legacy",
@@ -175,7 +175,7 @@ const REPORT_STATUS = {
       impact: "High",
       risk: "High",
       status: "Violated",
-      checks: ["mtls-peer-authentication-permissive"],
+      checks: ["mtls-permissive-policy"],
       counts: {
         open: 1,
         waived: 0,
@@ -183,7 +183,7 @@ const REPORT_STATUS = {
       },
       findings: [
         {
-          check: "mtls-peer-authentication-permissive",
+          check: "mtls-permissive-policy",
           threats: ["I-01"],
           severity: "high",
           resource: {

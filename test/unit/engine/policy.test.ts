@@ -39,6 +39,39 @@ describe("ThreatPolicy parsing", () => {
     ]);
   });
 
+  it("rejects a waiver whose check is not one of its threat's checks, listing them", () => {
+    const checks = [
+      { id: "mtls-mesh-permissive", threats: ["S-01" as const, "I-01" as const] },
+      { id: "authz-allow-all", threats: ["E-02" as const] },
+    ];
+    const [obj] = objectsFromYaml(
+      "apiVersion: meshcompliance.io/v1alpha1\nkind: ThreatPolicy\nmetadata: {name: p}\nspec:\n" +
+        "  waivers:\n" +
+        "  - {threat: S-01, check: mtls-mesh-permisive, reason: r, expires: 2027-01-01}\n" +
+        "  - {threat: S-01, check: authz-allow-all, reason: r, expires: 2027-01-01}\n" +
+        "  - {threat: E-02, check: authz-allow-all, reason: r, expires: 2027-01-01}\n",
+    );
+    assert.throws(
+      () => parseThreatPolicy(obj!, checks),
+      (err: unknown) => {
+        assert.ok(err instanceof PolicyValidationError);
+        assert.deepEqual(
+          err.errors.map((e) => `${e.field}: ${e.message}`),
+          [
+            'spec.waivers[0].check: "mtls-mesh-permisive" is not a check of S-01 (its checks: mtls-mesh-permissive)',
+            'spec.waivers[1].check: "authz-allow-all" is not a check of S-01 (its checks: mtls-mesh-permissive)',
+          ],
+        );
+        return true;
+      },
+    );
+    assert.equal(
+      parseThreatPolicy(obj!).waivers.length,
+      3,
+      "without the checks, ids are taken as given",
+    );
+  });
+
   it("rejects unknown threat ids and risk levels", () => {
     const errors = errorsOf("  threats:\n    X-99: {enabled: false}\n    E-02: {risk: Severe}\n");
     assert.deepEqual(errors, [
