@@ -8,7 +8,13 @@ import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "winston";
-import { ConfigError, configHelp, loadConfig, type OperatorConfig } from "../config/config.js";
+import {
+  ConfigError,
+  configHelp,
+  loadConfig,
+  unknownVariables,
+  type OperatorConfig,
+} from "../config/config.js";
 import type { DefaultContext } from "../config/settings.js";
 import { createLogger } from "../controller/logging.js";
 import { startOperator, type OperatorRuntime } from "../controller/runtime.js";
@@ -112,6 +118,12 @@ function message(error: unknown): string {
 }
 
 /** Runs until a signal; returns the exit code. */
+function warnUnknownVariables(logger: Logger, env: NodeJS.ProcessEnv): void {
+  const unknown = unknownVariables(env);
+  if (unknown.length === 0) return;
+  logger.warn("ignoring variables that are no setting (see --help)", { variables: unknown });
+}
+
 export async function runOperator(
   args: readonly string[],
   env: NodeJS.ProcessEnv,
@@ -136,6 +148,7 @@ export async function runOperator(
     format: config.logFormat,
     isTTY: process.stderr.isTTY,
   });
+  warnUnknownVariables(logger, env);
   logger.info("starting", {
     server: kubeConfig.getCurrentCluster()?.server,
     context: config.inCluster && !config.kubeconfig ? "in-cluster" : kubeConfig.currentContext,

@@ -224,6 +224,20 @@ function toConfig(v: Values, inCluster: boolean): OperatorConfig {
   return config;
 }
 
+/**
+ * MESH_COMPLIANCE_* variables that are no setting, a misspelt one most likely. The variables
+ * Kubernetes sets for a Service of that prefix (`…_SERVICE_HOST`, `…_PORT_8080_TCP`, …) are not.
+ */
+export function unknownVariables(env: Environment): string[] {
+  const known = new Set(Object.values(SETTINGS).map((s) => (s as Setting<unknown>).env));
+  return Object.keys(env)
+    .filter((name) => name.startsWith("MESH_COMPLIANCE_") && !known.has(name))
+    .filter(
+      (name) => !/_(SERVICE_HOST|SERVICE_PORT(_.+)?|PORT(_\d+_(TCP|UDP|SCTP)(_.+)?)?)$/.test(name),
+    )
+    .sort();
+}
+
 /** The settings as help text: flag, variable, default and description. */
 export function configHelp(ctx: DefaultContext): string {
   const lines = Object.values(SETTINGS).map((raw) => {

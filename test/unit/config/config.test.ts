@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ConfigError, configHelp, loadConfig } from "../../../operator/config/config.js";
+import {
+  ConfigError,
+  configHelp,
+  loadConfig,
+  unknownVariables,
+} from "../../../operator/config/config.js";
 
 const CTX = { hostname: "host-a", pid: 42 };
 
@@ -89,6 +94,23 @@ describe("operator configuration", () => {
       "--lease-name|Bad_Name|a lowercase DNS name (a-z, 0-9, '-', '.'; at most 253 characters)",
       "--events-per-minute|-1|an integer from 0 to 10000",
     ]);
+  });
+
+  it("finds misspelt MESH_COMPLIANCE_ variables, but not those Kubernetes sets for a Service", () => {
+    assert.deepEqual(
+      unknownVariables({
+        MESH_COMPLIANCE_DEBOUNCE: "1s",
+        MESH_COMPLIANCE_DEBOUNCE_MS: "1000",
+        MESH_COMPLIANCE_LOGLEVEL: "debug",
+        MESH_COMPLIANCE_OPERATOR_SERVICE_HOST: "10.0.0.1",
+        MESH_COMPLIANCE_OPERATOR_SERVICE_PORT: "8080",
+        MESH_COMPLIANCE_OPERATOR_SERVICE_PORT_HTTP_METRICS: "8080",
+        MESH_COMPLIANCE_OPERATOR_PORT: "tcp://10.0.0.1:8080",
+        MESH_COMPLIANCE_OPERATOR_PORT_8080_TCP_ADDR: "10.0.0.1",
+        OTHER_VARIABLE: "x",
+      }),
+      ["MESH_COMPLIANCE_DEBOUNCE_MS", "MESH_COMPLIANCE_LOGLEVEL"],
+    );
   });
 
   it("lists every flag with its variable and default in the help text", () => {
