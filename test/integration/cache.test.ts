@@ -317,6 +317,38 @@ describe("cluster cache on a real API server", () => {
     }
   });
 
+  it(
+    "marks a kind forbidden once its permission, revoked at run time, stays revoked past the grace",
+    run,
+    async (t) => {
+      const ns = env.namespace;
+      await core().createNamespacedConfigMap({ namespace: ns, body: configMap("before-revoke") });
+      const cache = await startCache({ forbiddenGraceMs: 2_000 });
+      const role = `cache-test-${String(accounts)}`;
+      try {
+        assert.ok(names(cache, K.ConfigMap, ns).includes("before-revoke"));
+        const withoutConfigMaps = WATCHED_RESOURCES.filter((r) => r.resource !== "configmaps");
+        await env.cp.ensureClusterRole(role, rulesFor(withoutConfigMaps));
+        const revoked = Date.now();
+        // The open watch is not authorized again; the next one (5 s timeout here) gets 403.
+        await eventually(
+          "ConfigMaps forbidden",
+          () => cache.snapshot().unavailable(K.ConfigMap) === "forbidden",
+        );
+        const forbiddenAfter = Date.now() - revoked;
+        assert.deepEqual(names(cache, K.ConfigMap, ns), [], "no stale objects are kept");
+
+        await env.cp.ensureClusterRole(role, rulesFor(WATCHED_RESOURCES));
+        await eventually("ConfigMaps readable again", () =>
+          names(cache, K.ConfigMap, ns).includes("before-revoke"),
+        );
+        t.diagnostic(`revoked permission reported as forbidden after ${forbiddenAfter} ms`);
+      } finally {
+        await cache.stop();
+      }
+    },
+  );
+
   it("picks up a CRD installed after start without a restart", run, async () => {
     const ns = env.namespace;
     const group = `late${Date.now().toString(36)}.example.test`;
