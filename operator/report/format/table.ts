@@ -91,10 +91,8 @@ export function formatTable(result: ScanResult, options: TableOptions): string {
     ),
   );
   out.push(
-    paint(
-      "bold",
-      `Score ${s.score}%  mitigated ${s.mitigated + s.attested}/${s.enabled}  violated ${s.violated}  waived ${s.waived}  unknown ${s.unknown}  open findings ${s.openFindings}`,
-    ),
+    paint("bold", `Score ${s.score}%  open findings ${s.openFindings}`),
+    `Threats (${s.enabled} enabled): mitigated ${s.mitigated}  attested ${s.attested}  violated ${s.violated}  waived ${s.waived}  unknown ${s.unknown}`,
     "",
   );
 
