@@ -70,12 +70,25 @@ export class LeaderElector {
   private async run(): Promise<void> {
     while (!this.stopped) {
       const held = await this.tryAcquireOrRenew();
+      // Leading but past the renew deadline: isLeader() said no, so writes were skipped.
+      const lapsed = this.leader && !this.isLeader();
       if (held) this.lastRenew = this.now();
       if (held && !this.leader) this.setLeader(true);
+      else if (held && lapsed) this.resumeLeading();
       const late = this.now() - this.lastRenew > this.options.renewDeadlineMs;
       if (!held && this.leader && late) this.setLeader(false);
       await this.sleep(this.options.retryPeriodMs);
     }
+  }
+
+  /** A late renewal that still succeeded: lead again as after a new election (rewrite all). */
+  private resumeLeading(): void {
+    const { namespace, name, identity } = this.options;
+    this.options.logger.info("leading again after a late renewal", {
+      lease: `${namespace}/${name}`,
+      identity,
+    });
+    this.options.onStartedLeading();
   }
 
   private setLeader(leader: boolean): void {

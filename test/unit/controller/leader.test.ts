@@ -7,8 +7,13 @@ import { LeaderElector } from "../../../operator/controller/leader.js";
 
 class MemoryLeases implements LeaseApi {
   lease: Lease | undefined;
-  get(): Promise<Lease | undefined> {
-    return Promise.resolve(this.lease);
+  /** While set, reads wait for it: a slow API server. */
+  gate: Promise<void> | undefined;
+  reads = 0;
+  async get(): Promise<Lease | undefined> {
+    this.reads += 1;
+    await this.gate;
+    return this.lease;
   }
   create(_namespace: string, lease: Lease): Promise<Lease> {
     this.lease = lease;
@@ -29,6 +34,41 @@ async function eventually(what: string, probe: () => boolean): Promise<void> {
 }
 
 describe("leader election", () => {
+  it("leads again, as after an election, when a late renewal still succeeds", async () => {
+    let clock = 1_000_000;
+    let started = 0;
+    const api = new MemoryLeases();
+    const elector = new LeaderElector({
+      api,
+      namespace: "ns",
+      name: "lease",
+      identity: "a",
+      leaseDurationMs: 15_000,
+      renewDeadlineMs: 10_000,
+      retryPeriodMs: 5,
+      logger: winston.createLogger({ silent: true }),
+      now: () => clock,
+      onStartedLeading: () => (started += 1),
+      onStoppedLeading: () => undefined,
+    });
+    elector.start();
+    try {
+      await eventually("the lease", () => elector.isLeader());
+      let open: () => void = () => undefined;
+      api.gate = new Promise((resolve) => (open = resolve));
+      const reads = api.reads;
+      await eventually("a renewal in flight", () => api.reads > reads);
+      clock += 11_000;
+      assert.equal(elector.isLeader(), false, "no renewal within the deadline: no writes");
+      api.gate = undefined;
+      open();
+      await eventually("leading again", () => started === 2);
+      assert.equal(elector.isLeader(), true);
+    } finally {
+      await elector.stop();
+    }
+  });
+
   it("stops claiming to lead once its last renewal is older than the renew deadline", async () => {
     let clock = 1_000_000;
     const elector = new LeaderElector({
