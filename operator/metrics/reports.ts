@@ -3,6 +3,7 @@
 // so a deleted policy disappears once the controller stops passing its report.
 
 import { RISKS, type Finding, type ThreatStatus } from "../engine/types.js";
+import { findingNamespace } from "../report/build.js";
 import type { ComplianceReportStatus, ThreatReport } from "../report/types.js";
 import type { Sample } from "./objects.js";
 
@@ -46,7 +47,7 @@ function namespaceSeries(policy: string, report: ComplianceReportStatus): Sample
   for (const t of report.threats) {
     if (t.status === "Disabled") continue;
     for (const f of t.findings) {
-      const ns = f.resource.namespace;
+      const ns = findingNamespace(f);
       if (ns === undefined || f.waived) continue;
       const key = `${ns}\u0000${t.risk}`;
       const set = seen.get(key) ?? new Set<string>();

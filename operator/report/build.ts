@@ -189,10 +189,20 @@ function riskSummary(threats: ThreatReport[]): Record<Risk, RiskBucket> {
   return buckets;
 }
 
+/**
+ * The namespace a finding counts for: its object's, or for a finding on a Namespace itself (its
+ * Pod Security labels, say) that Namespace, which is what a per-namespace view is about.
+ */
+export function findingNamespace(f: Finding): string | undefined {
+  const r = f.resource;
+  if (r.kind === "Namespace" && r.apiVersion === "v1") return r.name;
+  return r.namespace;
+}
+
 function namespaceCounts(findings: Finding[]): NamespaceCount[] {
   const byNs = new Map<string, NamespaceCount>();
   for (const f of findings) {
-    const ns = f.resource.namespace;
+    const ns = findingNamespace(f);
     if (ns === undefined || f.waived) continue;
     const c = byNs.get(ns) ?? { namespace: ns, open: 0, critical: 0, high: 0 };
     c.open += 1;

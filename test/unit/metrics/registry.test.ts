@@ -221,6 +221,29 @@ describe("per-policy metrics from the reports", () => {
     });
   });
 
+  it("counts a finding on a Namespace itself for that namespace, in the gauge and the report", async () => {
+    const flagNamespaces: Check = {
+      ...flagPeerAuth,
+      id: "flag-namespaces",
+      threats: ["I-03"],
+      scope: "cluster",
+      run(ctx, emit) {
+        for (const ns of ctx.snapshot.all("/Namespace")) emit.finding(ns, "namespace flagged");
+      },
+    };
+    const mesh = "apiVersion: v1\nkind: Namespace\nmetadata: { name: bare }\n";
+    const evaluation = evaluateObjects(objectsFromYaml(mesh), [flagNamespaces], { policy: POLICY });
+    const built = buildReport(evaluation, POLICY, [flagNamespaces], NOW);
+    assert.deepEqual(
+      built.namespaces.map((n) => [n.namespace, n.open]),
+      [["bare", 1]],
+    );
+    const metrics = createMetrics();
+    metrics.setReports([built]);
+    const series = await seriesOf(metrics.registry, "mesh_compliance_namespace_findings");
+    assert.equal(series["namespace=bare,policy=prod,risk=Medium"], 1);
+  });
+
   it("leaves namespace findings out when turned off", async () => {
     const metrics = createMetrics({ namespaceFindings: false });
     metrics.setReports([report()]);
