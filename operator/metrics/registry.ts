@@ -66,39 +66,45 @@ interface State {
   reports: readonly ComplianceReportStatus[];
   namespaceFindings: boolean;
   objects: ObjectSeriesCache;
+  /** The report series of `reports`, computed once per setReports rather than per gauge. */
+  reportSeries: { of: readonly ComplianceReportStatus[]; series: ReportSeries } | undefined;
 }
 
-function objectGauge(
-  registry: Registry,
-  state: State,
-  spec: { name: string; help: string; labelNames: string[]; pick: Select<ObjectSeries> },
-): void {
+interface GaugeSpec<T> {
+  name: string;
+  help: string;
+  labelNames: string[];
+  pick: Select<T>;
+}
+
+/** A gauge whose series are computed at scrape time from `series`. */
+function scrapeGauge<T>(registry: Registry, spec: GaugeSpec<T>, series: () => T | undefined): void {
   new Gauge({
     name: PREFIX + spec.name,
     help: spec.help,
     labelNames: spec.labelNames,
     registers: [registry],
     collect() {
-      const view = state.source?.();
-      emit(this, view ? spec.pick(state.objects.get(view)) : []);
+      const current = series();
+      emit(this, current === undefined ? [] : spec.pick(current));
     },
   });
 }
 
-function reportGauge(
-  registry: Registry,
-  state: State,
-  spec: { name: string; help: string; labelNames: string[]; pick: Select<ReportSeries> },
-): void {
-  new Gauge({
-    name: PREFIX + spec.name,
-    help: spec.help,
-    labelNames: spec.labelNames,
-    registers: [registry],
-    collect() {
-      const series = reportSeries(state.reports, { namespaceFindings: state.namespaceFindings });
-      emit(this, spec.pick(series));
-    },
+function objectGauge(registry: Registry, state: State, spec: GaugeSpec<ObjectSeries>): void {
+  scrapeGauge(registry, spec, () => {
+    const view = state.source?.();
+    return view ? state.objects.get(view) : undefined;
+  });
+}
+
+function reportGauge(registry: Registry, state: State, spec: GaugeSpec<ReportSeries>): void {
+  scrapeGauge(registry, spec, () => {
+    if (state.reportSeries?.of !== state.reports) {
+      const options = { namespaceFindings: state.namespaceFindings };
+      state.reportSeries = { of: state.reports, series: reportSeries(state.reports, options) };
+    }
+    return state.reportSeries.series;
   });
 }
 
@@ -258,6 +264,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     reports: [],
     namespaceFindings: options.namespaceFindings ?? true,
     objects: new ObjectSeriesCache(),
+    reportSeries: undefined,
   };
   const kinds = options.kinds ?? WATCHED_RESOURCES.map(resourceKindKey);
   const health = registerHealth(registry, kinds);
