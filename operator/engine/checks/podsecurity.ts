@@ -3,7 +3,14 @@
 // pods are judged as they run; templates without pods are judged from the template, with the
 // injector's values standing in for the proxy the injector will add.
 
-import { inputsAvailable, type Check, type Emitter, type NamespaceCheck } from "../check.js";
+import {
+  inputsAvailable,
+  type Check,
+  type CheckContext,
+  type Emitter,
+  type NamespaceCheck,
+  type NamespaceTarget,
+} from "../check.js";
 import {
   allContainers,
   cniDaemonSet,
@@ -18,7 +25,6 @@ import {
 import { at, num, obj, objs, str, strs, type Obj } from "../fields.js";
 import { K, WORKLOAD_INPUTS } from "../kinds.js";
 import { proxyContainer, type Workload } from "../mesh.js";
-import type { CheckContext } from "../check.js";
 
 const ENFORCE = "pod-security.kubernetes.io/enforce";
 const LEVELS = new Set(["privileged", "baseline", "restricted"]);
@@ -207,10 +213,38 @@ function proxyProblems(c: Obj, pod: Obj, tproxy: boolean, explicitOnly: boolean)
   return problems;
 }
 
+const INJECTED_PRIVILEGED =
+  "will be injected privileged (injector values set global.proxy.privileged)";
+
+/**
+ * Runs `problemsOf` on every sidecar workload of the namespace and reports those with problems.
+ * A template whose injector values are not in the input, and that shows no problem of its own,
+ * cannot be judged: those are reported together as Unknown.
+ */
+function judgeSidecars(
+  ctx: CheckContext,
+  target: NamespaceTarget,
+  emit: Emitter,
+  problemsOf: (w: Workload, view: ProxyView) => string[],
+  message: (w: Workload, problems: string[]) => string,
+): void {
+  const unknownTemplates: string[] = [];
+  for (const w of ctx.mesh.workloads(target.namespace)) {
+    if (w.dataPlane !== "sidecar") continue;
+    const view = proxyView(w, ctx.snapshot, ctx.mesh.rootNamespace);
+    const problems = problemsOf(w, view);
+    if (view.kind === "predicted" && view.values === undefined && problems.length === 0) {
+      unknownTemplates.push(w.ref.name);
+    }
+    if (problems.length > 0) emit.finding(w.ref, message(w, problems));
+  }
+  reportUnknownTemplates(emit, unknownTemplates, target.namespace);
+}
+
 function predictedProxyProblems(w: Workload, view: ProxyView & { kind: "predicted" }): string[] {
   const problems = view.override ? proxyProblems(view.override, w.podSpec, isTproxy(w), true) : [];
   if (at(view.values, "global", "proxy", "privileged") === true) {
-    problems.push("will be injected privileged (injector values set global.proxy.privileged)");
+    problems.push(INJECTED_PRIVILEGED);
   }
   return problems;
 }
@@ -235,25 +269,18 @@ export const proxyPrivileges: NamespaceCheck = {
   inputs: [...WORKLOAD_INPUTS, K.ConfigMap],
   run(ctx, target, emit) {
     if (!target.inScope || !inputsAvailable(ctx, this, emit)) return;
-    const unknownTemplates: string[] = [];
-    for (const w of ctx.mesh.workloads(target.namespace)) {
-      if (w.dataPlane !== "sidecar") continue;
-      const view = proxyView(w, ctx.snapshot, ctx.mesh.rootNamespace);
-      const problems =
+    judgeSidecars(
+      ctx,
+      target,
+      emit,
+      (w, view) =>
         view.kind === "actual"
           ? proxyProblems(view.container, w.podSpec, isTproxy(w), false)
-          : predictedProxyProblems(w, view);
-      if (view.kind === "predicted" && view.values === undefined && problems.length === 0) {
-        unknownTemplates.push(w.ref.name);
-      }
-      if (problems.length === 0) continue;
-      emit.finding(
-        w.ref,
+          : predictedProxyProblems(w, view),
+      (w, problems) =>
         `The istio-proxy of ${describeWorkload(w)} ${problems.join(", ")}, so a compromised ` +
-          `proxy, which holds the workload's mTLS key, can escalate towards the node.`,
-      );
-    }
-    reportUnknownTemplates(emit, unknownTemplates, target.namespace);
+        `proxy, which holds the workload's mTLS key, can escalate towards the node.`,
+    );
   },
 };
 
@@ -273,7 +300,7 @@ function workloadInitProblems(w: Workload, view: ProxyView): string[] {
   const init = objs(w.podSpec.initContainers).find((c) => c.name === "istio-init");
   const problems = init ? initProblems(init) : [];
   if (view.kind === "predicted" && at(view.values, "global", "proxy", "privileged") === true) {
-    problems.push("will be injected privileged (injector values set global.proxy.privileged)");
+    problems.push(INJECTED_PRIVILEGED);
   }
   return problems;
 }
@@ -295,22 +322,15 @@ export const initPrivileges: NamespaceCheck = {
   inputs: [...WORKLOAD_INPUTS, K.ConfigMap],
   run(ctx, target, emit) {
     if (!target.inScope || !inputsAvailable(ctx, this, emit)) return;
-    const unknownTemplates: string[] = [];
-    for (const w of ctx.mesh.workloads(target.namespace)) {
-      if (w.dataPlane !== "sidecar") continue;
-      const view = proxyView(w, ctx.snapshot, ctx.mesh.rootNamespace);
-      const problems = workloadInitProblems(w, view);
-      if (view.kind === "predicted" && view.values === undefined && problems.length === 0) {
-        unknownTemplates.push(w.ref.name);
-      }
-      if (problems.length === 0) continue;
-      emit.finding(
-        w.ref,
+    judgeSidecars(
+      ctx,
+      target,
+      emit,
+      workloadInitProblems,
+      (w, problems) =>
         `The istio-init container of ${describeWorkload(w)} ${problems.join(", ")}, which ` +
-          `gives it more power over the node than writing iptables rules needs.`,
-      );
-    }
-    reportUnknownTemplates(emit, unknownTemplates, target.namespace);
+        `gives it more power over the node than writing iptables rules needs.`,
+    );
   },
 };
 
