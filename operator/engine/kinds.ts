@@ -80,3 +80,22 @@ export const WORKLOAD_CONTROLLERS: readonly string[] = [
 
 /** Everything a workload check reads: running pods and the controllers whose templates stand in. */
 export const WORKLOAD_INPUTS: readonly string[] = [K.Pod, ...WORKLOAD_CONTROLLERS];
+
+/**
+ * Istio kinds whose spec is configuration a team would keep in Git. config-outside-gitops judges
+ * them, and the cache keeps managedFields for these kinds only.
+ */
+export const GITOPS_KINDS: readonly string[] = [
+  K.PeerAuthentication,
+  K.AuthorizationPolicy,
+  K.RequestAuthentication,
+  K.DestinationRule,
+  K.VirtualService,
+  K.Gateway,
+  K.ServiceEntry,
+  K.Sidecar,
+  K.EnvoyFilter,
+  K.Telemetry,
+  K.WasmPlugin,
+  K.TrafficExtension,
+];

@@ -4,7 +4,7 @@
 // changed the object and whether they own its spec, which is what the GitOps-drift check needs;
 // data is kept only in Istio's own ConfigMaps. What is kept goes through a ValueTable, so that
 // equal labels, owners, specs and strings of different objects are stored once (and frozen).
-import { GITOPS_KINDS } from "../engine/checks/gitops.js";
+import { GITOPS_KINDS } from "../engine/kinds.js";
 import type { KubeObject } from "../engine/types.js";
 import { ValueTable } from "./compact.js";
 import { resourceKindKey, type WatchedResource } from "./resources.js";

@@ -3,28 +3,9 @@
 // API-server audit logging lives outside the cluster's objects and can only be attested.
 
 import { inputsAvailable, type Check, type ClusterCheck, type NamespaceCheck } from "../check.js";
-import { K } from "../kinds.js";
+import { GITOPS_KINDS } from "../kinds.js";
 import { lastSpecWriters, type FieldWriter } from "../managedfields.js";
 import { globMatch } from "../selectors.js";
-
-/**
- * Istio kinds whose spec is configuration a team would keep in Git. The cache keeps managedFields
- * for these kinds only.
- */
-export const GITOPS_KINDS: string[] = [
-  K.PeerAuthentication,
-  K.AuthorizationPolicy,
-  K.RequestAuthentication,
-  K.DestinationRule,
-  K.VirtualService,
-  K.Gateway,
-  K.ServiceEntry,
-  K.Sidecar,
-  K.EnvoyFilter,
-  K.Telemetry,
-  K.WasmPlugin,
-  K.TrafficExtension,
-];
 
 /** Field managers of Istio's own components, whose writes are part of running the mesh. */
 const ISTIO_CONTROLLERS = ["pilot-discovery", "istio-operator", "sail-operator"];
@@ -63,7 +44,7 @@ export const configOutsideGitops: NamespaceCheck = {
     "and restrict direct write access to Istio objects. If another automation is expected to " +
     "write them, name its field manager in the ThreatPolicy:\nspec:\n  controllers:\n" +
     "    - flagger\n  gitops:\n    managers: [argocd-controller, kustomize-controller]",
-  inputs: GITOPS_KINDS,
+  inputs: [...GITOPS_KINDS],
   run(ctx, target, emit) {
     if (!inputsAvailable(ctx, this, emit)) return;
     const allowed = [...ctx.policy.gitopsManagers, ...ctx.policy.controllers, ...ISTIO_CONTROLLERS];

@@ -1,7 +1,7 @@
 // What the cache keeps of each object, and the capped jittered backoff of the reflectors.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { GITOPS_KINDS } from "../../../operator/engine/checks/gitops.js";
+import { GITOPS_KINDS } from "../../../operator/engine/kinds.js";
 import { Backoff } from "../../../operator/kube/backoff.js";
 import { ValueTable } from "../../../operator/kube/compact.js";
 import {
